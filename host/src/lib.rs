@@ -1,0 +1,10 @@
+//! djinn: a host that runs AI agents and governance policies as sandboxed
+//! WebAssembly components.
+//!
+//! Layers, top to bottom (data flows one way): `api` → `bus` → [`runtime`] →
+//! [`capabilities`] → store (`djinn-store`) and LLM providers (`djinn-llm`).
+
+pub mod capabilities;
+pub mod runtime;
+
+pub use runtime::{Plugin, Runtime, RuntimeConfig};

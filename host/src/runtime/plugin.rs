@@ -1,0 +1,340 @@
+//! A loaded plugin and its calls.
+//!
+//! Every call gets a fresh `Store` from the plugin's pre-linked `InstancePre`:
+//! fuel, deadline and memory cap come from the manifest, and nothing survives the
+//! call. Instantiation from the pooling allocator with copy-on-write memory images
+//! costs microseconds, which is what makes this affordable.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::agent::AgentPluginPre;
+use super::bindings::policy::PolicyPluginPre;
+use super::bindings::{AgentInfo, GateContext, Message, PolicyInfo, Verdict};
+use super::cache::CacheStatus;
+use super::inspect::Interfaces;
+use super::manifest::{Manifest, PluginKind};
+use super::outcome::{CallReport, Fault};
+use super::state::{HostState, PluginContext};
+
+/// Fuel between two voluntary yields to the async executor, so a busy plugin
+/// shares its tokio worker instead of holding it for its whole budget.
+const FUEL_YIELD_INTERVAL: u64 = 2_000_000;
+/// Grace on top of a call's deadline for the outer timeout, which only matters
+/// while the guest is inside a host call (wasm itself is stopped by epochs).
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
+pub(crate) enum Pre {
+    Agent(AgentPluginPre<HostState>),
+    Policy(PolicyPluginPre<HostState>),
+}
+
+/// What the plugin says about itself.
+#[derive(Debug, Clone)]
+pub enum PluginInfo {
+    Agent(AgentInfo),
+    Policy(PolicyInfo),
+}
+
+impl PluginInfo {
+    pub fn id(&self) -> &str {
+        match self {
+            PluginInfo::Agent(i) => &i.id,
+            PluginInfo::Policy(i) => &i.id,
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            PluginInfo::Agent(i) => &i.name,
+            PluginInfo::Policy(i) => &i.name,
+        }
+    }
+    pub fn version(&self) -> &str {
+        match self {
+            PluginInfo::Agent(i) => &i.version,
+            PluginInfo::Policy(i) => &i.version,
+        }
+    }
+}
+
+/// A plugin that passed every load check and is ready to call.
+pub struct Plugin {
+    pub(crate) ctx: Arc<PluginContext>,
+    pub(crate) pre: Pre,
+    pub(crate) info: PluginInfo,
+    pub(crate) sha256: String,
+    pub(crate) interfaces: Interfaces,
+    pub(crate) cache: CacheStatus,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id())
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub fn id(&self) -> &str {
+        self.ctx.id()
+    }
+    pub fn kind(&self) -> PluginKind {
+        self.ctx.manifest.kind
+    }
+    pub fn manifest(&self) -> &Manifest {
+        &self.ctx.manifest
+    }
+    pub fn limits(&self) -> &super::manifest::EffectiveLimits {
+        &self.ctx.limits
+    }
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+    /// The agent's info, if this is an agent.
+    pub fn agent_info(&self) -> Option<&AgentInfo> {
+        match &self.info {
+            PluginInfo::Agent(i) => Some(i),
+            PluginInfo::Policy(_) => None,
+        }
+    }
+    /// Hex SHA-256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    pub fn interfaces(&self) -> &Interfaces {
+        &self.interfaces
+    }
+    /// Where the compiled code came from when this plugin was loaded.
+    pub fn cache_status(&self) -> CacheStatus {
+        self.cache
+    }
+
+    fn new_store(&self) -> (Store<HostState>, Instant) {
+        let limits = &self.ctx.limits;
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        let engine = match &self.pre {
+            Pre::Agent(p) => p.engine(),
+            Pre::Policy(p) => p.engine(),
+        };
+        let mut store = Store::new(engine, HostState::new(self.ctx.clone(), deadline));
+        store.limiter(|s| &mut s.limiter);
+        // Both only fail when fuel is disabled in the engine config, which it never is.
+        let _ = store.set_fuel(limits.fuel);
+        let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.deadline {
+                state.deadline_hit = true;
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        (store, deadline)
+    }
+
+    /// Runs `f` in a fresh store under this plugin's limits and classifies the result.
+    async fn run<T, F>(&self, f: F) -> CallReport<T>
+    where
+        F: AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<T, Fault>>,
+    {
+        let start = Instant::now();
+        let (mut store, deadline) = self.new_store();
+        let hard_limit = deadline.saturating_duration_since(start) + DEADLINE_GRACE;
+        let result = tokio::time::timeout(hard_limit, f(&mut store)).await;
+        let duration = start.elapsed();
+        let limits = &self.ctx.limits;
+        let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let state = store.data();
+        let outcome = match result {
+            Ok(Ok(r)) => r,
+            Err(_elapsed) => Err(Fault::Deadline {
+                timeout_ms: limits.timeout_ms,
+            }),
+            Ok(Err(err)) => Err(classify(&err, state, limits)),
+        };
+        self.emit_output(&store, &outcome);
+        CallReport {
+            outcome,
+            fuel_consumed,
+            duration,
+        }
+    }
+
+    /// Forwards what the guest wrote to stdout/stderr into the host log.
+    fn emit_output<T>(&self, store: &Store<HostState>, outcome: &Result<T, Fault>) {
+        let state = store.data();
+        let plugin = self.id();
+        for (stream, capture) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+            let (text, dropped) = capture.take();
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                tracing::info!(target: "djinn::plugin", plugin, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(target: "djinn::plugin", plugin, stream, dropped, "plugin output truncated");
+            }
+        }
+        if state.log_dropped > 0 {
+            tracing::warn!(target: "djinn::plugin", plugin, dropped = state.log_dropped, "plugin log lines dropped");
+        }
+        if let Err(fault) = outcome {
+            tracing::debug!(target: "djinn::plugin", plugin, fault = %fault, "call failed");
+        }
+    }
+
+    /// Calls the agent's `info`.
+    pub async fn call_agent_info(&self) -> CallReport<AgentInfo> {
+        let Pre::Agent(pre) = &self.pre else {
+            return not_this_kind(self.id(), "agent");
+        };
+        self.run(async |store: &mut Store<HostState>| {
+            let inst = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(inst.djinn_plugin_agent().call_info(&mut *store).await?))
+        })
+        .await
+    }
+
+    /// Calls the agent's `handle` with one message.
+    pub async fn handle(&self, msg: &Message) -> CallReport<Vec<Message>> {
+        let Pre::Agent(pre) = &self.pre else {
+            return not_this_kind(self.id(), "agent");
+        };
+        let limits = self.ctx.limits;
+        self.run(async |store: &mut Store<HostState>| {
+            let inst = pre.instantiate_async(&mut *store).await?;
+            let out = inst.djinn_plugin_agent().call_handle(&mut *store, msg).await?;
+            Ok(match out {
+                Ok(msgs) => check_output(&msgs, limits.max_messages, limits.max_output_bytes)
+                    .map(|()| msgs),
+                Err(e) => Err(Fault::from_plugin_error(e)),
+            })
+        })
+        .await
+    }
+
+    /// Calls the policy's `info`.
+    pub async fn call_policy_info(&self) -> CallReport<PolicyInfo> {
+        let Pre::Policy(pre) = &self.pre else {
+            return not_this_kind(self.id(), "policy");
+        };
+        self.run(async |store: &mut Store<HostState>| {
+            let inst = pre.instantiate_async(&mut *store).await?;
+            Ok(Ok(inst.djinn_plugin_policy().call_info(&mut *store).await?))
+        })
+        .await
+    }
+
+    /// Calls the policy's `evaluate`.
+    pub async fn evaluate(&self, msg: &Message, ctx: &GateContext) -> CallReport<Verdict> {
+        let Pre::Policy(pre) = &self.pre else {
+            return not_this_kind(self.id(), "policy");
+        };
+        let limits = self.ctx.limits;
+        self.run(async |store: &mut Store<HostState>| {
+            let inst = pre.instantiate_async(&mut *store).await?;
+            let verdict = inst
+                .djinn_plugin_policy()
+                .call_evaluate(&mut *store, msg, ctx)
+                .await?;
+            Ok(match &verdict {
+                Verdict::Redact(m) => {
+                    check_output(std::slice::from_ref(m), 1, limits.max_output_bytes)
+                        .map(|()| verdict)
+                }
+                _ => Ok(verdict),
+            })
+        })
+        .await
+    }
+}
+
+fn not_this_kind<T>(id: &str, wanted: &str) -> CallReport<T> {
+    CallReport {
+        outcome: Err(Fault::Host {
+            message: format!("plugin `{id}` is not an {wanted}"),
+        }),
+        fuel_consumed: 0,
+        duration: Duration::ZERO,
+    }
+}
+
+/// Bytes a message costs against the output limit.
+pub(crate) fn message_bytes(m: &Message) -> u64 {
+    let meta: usize = m.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (m.payload.len()
+        + meta
+        + m.topic.len()
+        + m.id.len()
+        + m.correlation_id.len()
+        + m.sender.len()
+        + m.recipient.as_ref().map_or(0, String::len)) as u64
+}
+
+fn check_output(msgs: &[Message], max_messages: u32, max_bytes: u64) -> Result<(), Fault> {
+    if msgs.len() > max_messages as usize {
+        return Err(Fault::OutputLimit {
+            message: format!(
+                "reply has {} messages; the limit is {max_messages}",
+                msgs.len()
+            ),
+        });
+    }
+    let total: u64 = msgs.iter().map(message_bytes).sum();
+    if total > max_bytes {
+        return Err(Fault::OutputLimit {
+            message: format!("reply is {total} bytes; the limit is {max_bytes}"),
+        });
+    }
+    Ok(())
+}
+
+/// Turns a wasmtime error into the fault that caused it.
+fn classify(
+    err: &wasmtime::Error,
+    state: &HostState,
+    limits: &super::manifest::EffectiveLimits,
+) -> Fault {
+    if let Some(wanted) = state.limiter.memory_hit {
+        return Fault::MemoryLimit {
+            limit_mib: limits.memory_mib,
+            wanted_bytes: wanted as u64,
+        };
+    }
+    if state.deadline_hit {
+        return Fault::Deadline {
+            timeout_ms: limits.timeout_ms,
+        };
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Fault::OutOfFuel {
+            budget: limits.fuel,
+        },
+        Some(Trap::Interrupt) => Fault::Deadline {
+            timeout_ms: limits.timeout_ms,
+        },
+        Some(trap) => {
+            // A Rust guest prints its panic message to stderr before aborting.
+            let (stderr, _) = state.stderr.take_peek();
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            Fault::Trap {
+                message: match last {
+                    Some(line) => format!("{trap}; guest stderr: {line}"),
+                    None => trap.to_string(),
+                },
+            }
+        }
+        None => {
+            let text = format!("{err:#}");
+            if text.contains("pooling allocator") || text.contains("maximum concurrent") {
+                Fault::Host { message: text }
+            } else {
+                Fault::Trap { message: text }
+            }
+        }
+    }
+}

@@ -28,6 +28,9 @@
 #[doc(hidden)]
 pub use wit_bindgen;
 
+/// Re-exported so plugins can build JSON payloads without another dependency.
+pub use serde_json;
+
 /// The generated bindings for the host's imports and the shared types.
 pub mod bindings {
     wit_bindgen::generate!({

@@ -1,0 +1,76 @@
+//! The `djinn` command. This file only parses arguments and dispatches.
+
+mod inspect;
+mod logging;
+mod run;
+mod scaffold;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "djinn", version, about = "Run AI agents and governance policies as sandboxed WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Call a plugin once and print the outcome with the fuel and time it took.
+    Run(run::Args),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Show a component's world, exports, imports and the grants it needs.
+    Inspect {
+        /// The component (.wasm).
+        wasm: PathBuf,
+        /// Also check it against this manifest (loads it in the real runtime).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a plugin crate that builds, with a manifest and a harness test.
+    New(scaffold::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plugin {
+                command: PluginCommand::Inspect { wasm, manifest, json },
+            } => inspect::run(&wasm, manifest.as_deref(), json).await,
+            Command::Plugin {
+                command: PluginCommand::New(args),
+            } => scaffold::run(&args),
+            Command::Run(args) => run::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

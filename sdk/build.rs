@@ -7,11 +7,15 @@
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let wit_path = manifest_dir.join("../wit/djinn.wit");
     println!("cargo:rerun-if-changed={}", wit_path.display());
     let wit = fs::read_to_string(&wit_path).expect("sdk needs ../wit/djinn.wit");
-    assert!(!wit.contains("\"####"), "WIT text must not contain the raw-string delimiter");
+    assert!(
+        !wit.contains("\"####"),
+        "WIT text must not contain the raw-string delimiter"
+    );
 
     let mut out = String::new();
     for (name, world, trait_name, iface, imports, body) in [
@@ -70,6 +74,7 @@ macro_rules! {name} {{
 "#####
         ));
     }
-    let out_path = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("export_macros.rs");
+    let out_path =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("export_macros.rs");
     fs::write(out_path, out).expect("write export_macros.rs");
 }

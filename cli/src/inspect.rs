@@ -25,14 +25,22 @@ pub async fn run(wasm: &Path, manifest: Option<&Path>, json: bool) -> anyhow::Re
                 .any(|i| i.starts_with(&format!("djinn:plugin/{cap}@")))
         })
         .collect();
-    let wasi: Vec<&String> = interfaces.imports.iter().filter(|i| i.starts_with("wasi:")).collect();
+    let wasi: Vec<&String> = interfaces
+        .imports
+        .iter()
+        .filter(|i| i.starts_with("wasi:"))
+        .collect();
 
     let load = match manifest {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             Some(match Manifest::parse(&text) {
-                Ok(m) => runtime.load(&bytes, m).await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(m) => runtime
+                    .load(&bytes, m)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             })
         }
@@ -59,18 +67,29 @@ pub async fn run(wasm: &Path, manifest: Option<&Path>, json: bool) -> anyhow::Re
         println!("world:   {world}");
         println!("exports: {}", interfaces.exports.join(", "));
         println!("imports:");
-        for i in interfaces.imports.iter().filter(|i| !i.starts_with("wasi:")) {
+        for i in interfaces
+            .imports
+            .iter()
+            .filter(|i| !i.starts_with("wasi:"))
+        {
             println!("  {i}");
         }
         if !wasi.is_empty() {
-            println!("  + {} WASI interfaces (linked with nothing granted: no files, env or sockets)", wasi.len());
+            println!(
+                "  + {} WASI interfaces (linked with nothing granted: no files, env or sockets)",
+                wasi.len()
+            );
         }
         if needs.is_empty() {
             println!("grants needed: none beyond log and config");
         } else {
             println!(
                 "grants needed: {}",
-                needs.iter().map(|n| format!("[grants.{n}]")).collect::<Vec<_>>().join(" ")
+                needs
+                    .iter()
+                    .map(|n| format!("[grants.{n}]"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
         }
         match &load {

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "djinn", version, about = "Run AI agents and governance policies as sandboxed WebAssembly components")]
+#[command(
+    name = "djinn",
+    version,
+    about = "Run AI agents and governance policies as sandboxed WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,10 @@ enum PluginCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -58,7 +65,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin {
-                command: PluginCommand::Inspect { wasm, manifest, json },
+                command:
+                    PluginCommand::Inspect {
+                        wasm,
+                        manifest,
+                        json,
+                    },
             } => inspect::run(&wasm, manifest.as_deref(), json).await,
             Command::Plugin {
                 command: PluginCommand::New(args),

@@ -92,7 +92,11 @@ fn resolve(target: &str, manifest: Option<&Path>) -> anyhow::Result<(Vec<u8>, St
     bail!("`{target}` is not a file, a plugin folder or a bundled plugin id")
 }
 
-fn print_report<T: std::fmt::Debug>(report: &CallReport<T>, json: bool, value: impl Fn(&T) -> serde_json::Value) -> ExitCode {
+fn print_report<T: std::fmt::Debug>(
+    report: &CallReport<T>,
+    json: bool,
+    value: impl Fn(&T) -> serde_json::Value,
+) -> ExitCode {
     let (ok, outcome) = match &report.outcome {
         Ok(v) => (true, value(v)),
         Err(fault) => (false, serde_json::to_value(fault).unwrap_or_default()),
@@ -110,11 +114,18 @@ fn print_report<T: std::fmt::Debug>(report: &CallReport<T>, json: bool, value: i
         println!("fuel:    {}", report.fuel_consumed);
         println!("time:    {:.3} ms", report.duration.as_secs_f64() * 1000.0);
         match &report.outcome {
-            Ok(_) => println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default()),
+            Ok(_) => println!(
+                "{}",
+                serde_json::to_string_pretty(&outcome).unwrap_or_default()
+            ),
             Err(fault) => println!("fault:   {fault}"),
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(3) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
 }
 
 fn message_json(m: &Message) -> serde_json::Value {
@@ -166,8 +177,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let report = plugin.evaluate(&msg, &ctx).await;
             print_report(&report, args.json, |v| match v {
                 djinn::runtime::Verdict::Allow => serde_json::json!({"verdict": "allow"}),
-                djinn::runtime::Verdict::Deny(r) => serde_json::json!({"verdict": "deny", "reason": r}),
-                djinn::runtime::Verdict::Redact(m) => serde_json::json!({"verdict": "redact", "message": message_json(m)}),
+                djinn::runtime::Verdict::Deny(r) => {
+                    serde_json::json!({"verdict": "deny", "reason": r})
+                }
+                djinn::runtime::Verdict::Redact(m) => {
+                    serde_json::json!({"verdict": "redact", "message": message_json(m)})
+                }
             })
         }
     })

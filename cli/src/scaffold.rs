@@ -32,7 +32,12 @@ fn render(template: &str, name: &str) -> String {
 }
 
 /// The files of a new plugin crate, as (relative path, contents).
-pub fn files(name: &str, agent: bool, in_workspace: bool, sdk_path: &Path) -> Vec<(PathBuf, String)> {
+pub fn files(
+    name: &str,
+    agent: bool,
+    in_workspace: bool,
+    sdk_path: &Path,
+) -> Vec<(PathBuf, String)> {
     let (lib, manifest, test) = if agent {
         (
             include_str!("../templates/agent/lib.rs"),
@@ -62,7 +67,9 @@ pub fn files(name: &str, agent: bool, in_workspace: bool, sdk_path: &Path) -> Ve
             "[package]\nname = \"{name}\"\nversion.workspace = true\nedition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true\npublish = false\n"
         )
     } else {
-        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n")
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n"
+        )
     };
     let cargo = format!("{package}\n[lib]\ncrate-type = [\"cdylib\"]\n\n{deps}");
     vec![
@@ -75,9 +82,20 @@ pub fn files(name: &str, agent: bool, in_workspace: bool, sdk_path: &Path) -> Ve
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     PluginId::new(args.name.clone()).map_err(|e| anyhow::anyhow!("plugin name: {e}"))?;
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
-    if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} already exists and is not empty; nothing was written", dir.display());
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} already exists and is not empty; nothing was written",
+            dir.display()
+        );
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let abs = dir.canonicalize()?;
@@ -86,16 +104,35 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let sdk = root
         .map(|r| r.join("sdk"))
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk")));
-    for (rel, contents) in files(&args.name, matches!(args.kind, Kind::Agent), in_workspace, &sdk) {
+    for (rel, contents) in files(
+        &args.name,
+        matches!(args.kind, Kind::Agent),
+        in_workspace,
+        &sdk,
+    ) {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("created {} ({})", dir.display(), if in_workspace { "workspace member" } else { "standalone crate" });
-    println!("build:   cd {} && cargo build --release --target wasm32-wasip2", dir.display());
-    println!("inspect: djinn plugin inspect target/wasm32-wasip2/release/{}.wasm --manifest djinn.toml", args.name.replace('-', "_"));
+    println!(
+        "created {} ({})",
+        dir.display(),
+        if in_workspace {
+            "workspace member"
+        } else {
+            "standalone crate"
+        }
+    );
+    println!(
+        "build:   cd {} && cargo build --release --target wasm32-wasip2",
+        dir.display()
+    );
+    println!(
+        "inspect: djinn plugin inspect target/wasm32-wasip2/release/{}.wasm --manifest djinn.toml",
+        args.name.replace('-', "_")
+    );
     println!("test:    cargo test");
     Ok(ExitCode::SUCCESS)
 }

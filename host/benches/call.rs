@@ -86,7 +86,8 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("echo_call");
     g.bench_function("floor_wasmtime", |b| {
-        b.to_async(&tokio).iter(|| floor_call(pre.clone(), msg.clone()))
+        b.to_async(&tokio)
+            .iter(|| floor_call(pre.clone(), msg.clone()))
     });
     g.bench_function("djinn_runtime", |b| {
         b.to_async(&tokio).iter(|| async {

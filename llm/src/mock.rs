@@ -78,7 +78,11 @@ impl Provider for MockProvider {
             .map(|m| m.content.as_str())
             .unwrap_or("");
         let digest = Sha256::digest(prompt.as_bytes());
-        let mut summary: String = prompt.split_whitespace().take(24).collect::<Vec<_>>().join(" ");
+        let mut summary: String = prompt
+            .split_whitespace()
+            .take(24)
+            .collect::<Vec<_>>()
+            .join(" ");
         if summary.len() < prompt.trim().len() {
             summary.push_str(" …");
         }
@@ -118,8 +122,14 @@ mod tests {
     async fn same_request_same_answer() {
         let p = MockProvider::default();
         let ctx = CallContext::new("t");
-        let a = p.complete(&ctx, &req("how much did I spend")).await.unwrap();
-        let b = p.complete(&ctx, &req("how much did I spend")).await.unwrap();
+        let a = p
+            .complete(&ctx, &req("how much did I spend"))
+            .await
+            .unwrap();
+        let b = p
+            .complete(&ctx, &req("how much did I spend"))
+            .await
+            .unwrap();
         let c = p.complete(&ctx, &req("something else")).await.unwrap();
         assert_eq!(a, b);
         assert_ne!(a.text, c.text);

@@ -19,7 +19,13 @@ fn main() {
         .and_then(Path::parent)
         .expect("plugins/bundle sits two levels below the workspace root")
         .to_path_buf();
-    for dir in ["plugins/agents", "plugins/policies", "plugins/fixtures", "sdk", "wit"] {
+    for dir in [
+        "plugins/agents",
+        "plugins/policies",
+        "plugins/fixtures",
+        "sdk",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=DJINN_SKIP_PLUGIN_BUILD");
@@ -52,7 +58,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (_, name, _) in &plugins {
         cmd.args(["-p", name]);
@@ -75,7 +88,9 @@ fn main() {
          is the target installed? `rustup target add wasm32-wasip2`"
     );
 
-    let mut out = String::from("/// Every bundled plugin, built by this crate's build script.\npub static BUNDLED: &[Bundled] = &[\n");
+    let mut out = String::from(
+        "/// Every bundled plugin, built by this crate's build script.\npub static BUNDLED: &[Bundled] = &[\n",
+    );
     for (group, name, dir) in &plugins {
         let wasm = target_dir
             .join("wasm32-wasip2/plugin")
@@ -90,6 +105,9 @@ fn main() {
         ));
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("bundled.rs"), out)
-        .expect("write bundled.rs");
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("bundled.rs"),
+        out,
+    )
+    .expect("write bundled.rs");
 }

@@ -140,7 +140,13 @@ pub fn build(crate_dir: impl AsRef<Path>) -> anyhow::Result<PathBuf> {
     let target_dir = dir.join("target");
     let status = Command::new(cargo)
         .current_dir(dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env_remove("CARGO_TARGET_DIR")
         .status()

@@ -5,7 +5,7 @@ use crate::{AgentInfo, Message, PluginError, RiskLevel};
 /// Helpers for building and reading [`Message`]s.
 pub trait MessageExt: Sized {
     /// A new message on `topic` with a JSON text payload.
-    fn new(topic: &str, payload: impl Into<String>) -> Message;
+    fn new(topic: &str, payload: impl Into<String>) -> Self;
     /// A message that carries this one's correlation id and metadata on to `topic`.
     fn reply(&self, topic: &str, payload: impl Into<String>) -> Message;
     /// The same as [`MessageExt::reply`], addressed to one agent.
@@ -68,7 +68,7 @@ impl MessageExt for Message {
 
 /// A builder-style constructor for [`AgentInfo`].
 pub trait AgentInfoExt: Sized {
-    fn new(id: &str, name: &str) -> AgentInfo;
+    fn new(id: &str, name: &str) -> Self;
     fn version(self, version: &str) -> AgentInfo;
     fn subscribes<I: IntoIterator<Item = S>, S: Into<String>>(self, topics: I) -> AgentInfo;
     fn capabilities<I: IntoIterator<Item = S>, S: Into<String>>(self, caps: I) -> AgentInfo;

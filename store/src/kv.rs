@@ -77,7 +77,8 @@ pub fn validate(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
 pub trait KvStore: Send + Sync {
     async fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, KvError>;
     /// Writes `value` unless the namespace would exceed `quota` bytes; then writes nothing.
-    async fn set(&self, ns: &Namespace, key: &str, value: &[u8], quota: u64) -> Result<(), KvError>;
+    async fn set(&self, ns: &Namespace, key: &str, value: &[u8], quota: u64)
+    -> Result<(), KvError>;
     async fn delete(&self, ns: &Namespace, key: &str) -> Result<(), KvError>;
     /// Keys starting with `prefix`, in byte order.
     async fn list_keys(&self, ns: &Namespace, prefix: &str) -> Result<Vec<String>, KvError>;
@@ -111,10 +112,19 @@ impl MemoryKv {
 impl KvStore for MemoryKv {
     async fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         validate(key, None)?;
-        Ok(self.lock()?.get(ns).and_then(|s| s.entries.get(key).cloned()))
+        Ok(self
+            .lock()?
+            .get(ns)
+            .and_then(|s| s.entries.get(key).cloned()))
     }
 
-    async fn set(&self, ns: &Namespace, key: &str, value: &[u8], quota: u64) -> Result<(), KvError> {
+    async fn set(
+        &self,
+        ns: &Namespace,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), KvError> {
         validate(key, Some(value))?;
         let mut spaces = self.lock()?;
         let space = spaces.entry(ns.clone()).or_default();
@@ -180,7 +190,14 @@ mod tests {
         let ns = Namespace::new("p");
         kv.set(&ns, "k1", &[0; 6], 10).await.unwrap(); // 8 bytes
         let err = kv.set(&ns, "k2", &[0; 1], 10).await.unwrap_err(); // would be 11
-        assert!(matches!(err, KvError::QuotaExceeded { would_use: 11, quota: 10, .. }));
+        assert!(matches!(
+            err,
+            KvError::QuotaExceeded {
+                would_use: 11,
+                quota: 10,
+                ..
+            }
+        ));
         assert_eq!(kv.get(&ns, "k2").await.unwrap(), None);
         // Overwriting reuses the old entry's bytes.
         kv.set(&ns, "k1", &[1; 8], 10).await.unwrap();

@@ -32,7 +32,12 @@ fn convert(e: StoreError) -> KvError {
 impl Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
         let (ns, _) = self.kv_scope()?;
-        self.plugin.services.kv.get(&ns, &key).await.map_err(convert)
+        self.plugin
+            .services
+            .kv
+            .get(&ns, &key)
+            .await
+            .map_err(convert)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), KvError> {
@@ -47,7 +52,12 @@ impl Host for HostState {
 
     async fn delete(&mut self, key: String) -> Result<(), KvError> {
         let (ns, _) = self.kv_scope()?;
-        self.plugin.services.kv.delete(&ns, &key).await.map_err(convert)
+        self.plugin
+            .services
+            .kv
+            .delete(&ns, &key)
+            .await
+            .map_err(convert)
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, KvError> {

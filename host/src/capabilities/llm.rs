@@ -88,7 +88,9 @@ impl Host for HostState {
                 output_tokens: r.output_tokens,
             }),
             Err(ProviderError::Denied(m)) => Err(LlmError::Denied(m)),
-            Err(e @ ProviderError::BudgetExceeded(_)) => Err(LlmError::BudgetExceeded(e.to_string())),
+            Err(e @ ProviderError::BudgetExceeded(_)) => {
+                Err(LlmError::BudgetExceeded(e.to_string()))
+            }
             Err(e) => Err(LlmError::Unavailable(e.to_string())),
         }
     }
@@ -118,7 +120,10 @@ mod tests {
     #[test]
     fn default_model_and_cap() {
         let g = grant(&["gpt-*", "mock"], 100);
-        assert_eq!(authorize("p", &g, &req(None, None)), Ok(("mock".into(), 100)));
+        assert_eq!(
+            authorize("p", &g, &req(None, None)),
+            Ok(("mock".into(), 100))
+        );
         assert_eq!(
             authorize("p", &g, &req(Some("gpt-4o"), Some(10))),
             Ok(("gpt-4o".into(), 10))
@@ -129,7 +134,10 @@ mod tests {
     fn ungranted_model_and_excess_tokens_are_denied() {
         let g = grant(&["mock"], 100);
         let e = authorize("p", &g, &req(Some("gpt-4o"), None)).unwrap_err();
-        assert!(e.contains("model `gpt-4o` is not granted to plugin `p`"), "{e}");
+        assert!(
+            e.contains("model `gpt-4o` is not granted to plugin `p`"),
+            "{e}"
+        );
         let e = authorize("p", &g, &req(None, Some(101))).unwrap_err();
         assert!(e.contains("exceeds"), "{e}");
         let only_patterns = grant(&["gpt-*"], 100);

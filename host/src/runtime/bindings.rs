@@ -10,6 +10,7 @@ pub mod agent {
         world: "agent-plugin",
         imports: { default: async },
         exports: { default: async },
+        additional_derives: [PartialEq],
     });
 }
 
@@ -20,6 +21,7 @@ pub mod policy {
         world: "policy-plugin",
         imports: { default: async },
         exports: { default: async },
+        additional_derives: [PartialEq],
         with: {
             "djinn:plugin/types": super::agent::djinn::plugin::types,
             "djinn:plugin/log": super::agent::djinn::plugin::log,

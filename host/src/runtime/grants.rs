@@ -94,9 +94,8 @@ pub fn plan(manifest: &Manifest, imports: &[String]) -> Result<LinkPlan, GrantEr
             if !version.starts_with(DJINN_MAJOR_MINOR) {
                 refusals.push(Refusal {
                     import: import.clone(),
-                    reason: format!(
-                        "this host implements djinn:plugin@0.1.x; rebuild the plugin against this host's WIT"
-                    ),
+                    reason: "this host implements djinn:plugin@0.1.x; rebuild the plugin against this host's WIT"
+                        .to_owned(),
                 });
                 continue;
             }
@@ -247,7 +246,10 @@ mod tests {
     fn policies_cannot_import_agent_capabilities() {
         let m = manifest("id = \"p\"\nkind = \"policy\"");
         let err = plan(&m, &imports(&["djinn:plugin/llm@0.1.0"])).unwrap_err();
-        assert!(err.to_string().contains("policies may import only log and config"));
+        assert!(
+            err.to_string()
+                .contains("policies may import only log and config")
+        );
     }
 
     #[test]

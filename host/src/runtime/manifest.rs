@@ -379,8 +379,14 @@ mod tests {
     fn unknown_keys_are_errors_naming_the_key() {
         for (text, needle) in [
             ("id = \"a\"\nkind = \"agent\"\nfule = 1", "fule"),
-            ("id = \"a\"\nkind = \"agent\"\n[limits]\nfuel_units = 1", "fuel_units"),
-            ("id = \"a\"\nkind = \"agent\"\n[grants.http]\nhosts = []", "http"),
+            (
+                "id = \"a\"\nkind = \"agent\"\n[limits]\nfuel_units = 1",
+                "fuel_units",
+            ),
+            (
+                "id = \"a\"\nkind = \"agent\"\n[grants.http]\nhosts = []",
+                "http",
+            ),
         ] {
             let err = Manifest::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
@@ -392,9 +398,18 @@ mod tests {
         for (text, needle) in [
             ("id = \"A b\"\nkind = \"agent\"", "must be 1-64"),
             ("id = \"a\"\nkind = \"robot\"", "unknown variant"),
-            ("id = \"a\"\nkind = \"policy\"\n[grants.kv]\nmax_bytes = 10", "policies cannot"),
-            ("id = \"a\"\nkind = \"agent\"\n[grants.llm]\nmodels = []", "at least one model"),
-            ("id = \"a\"\nkind = \"agent\"\n[grants.kv]\nmax_bytes = 0", "max_bytes"),
+            (
+                "id = \"a\"\nkind = \"policy\"\n[grants.kv]\nmax_bytes = 10",
+                "policies cannot",
+            ),
+            (
+                "id = \"a\"\nkind = \"agent\"\n[grants.llm]\nmodels = []",
+                "at least one model",
+            ),
+            (
+                "id = \"a\"\nkind = \"agent\"\n[grants.kv]\nmax_bytes = 0",
+                "max_bytes",
+            ),
             ("id = \"a\"\nkind = \"agent\"\n[limits]\nfuel = -5", "fuel"),
         ] {
             let err = Manifest::parse(text).unwrap_err().to_string();
@@ -426,7 +441,10 @@ mod tests {
             ..Default::default()
         };
         let err = EffectiveLimits::resolve(&too_much, &defaults, &ceilings).unwrap_err();
-        assert!(err.to_string().contains("memory_mib = 64 exceeds the host ceiling of 32"));
+        assert!(
+            err.to_string()
+                .contains("memory_mib = 64 exceeds the host ceiling of 32")
+        );
         let zero = Limits {
             timeout_ms: Some(0),
             ..Default::default()

@@ -197,8 +197,11 @@ impl Runtime {
     /// Loads a component under its manifest; see the module docs for the checks.
     pub async fn load(&self, bytes: &[u8], manifest: Manifest) -> Result<Arc<Plugin>, LoadError> {
         manifest.validate()?;
-        let limits =
-            EffectiveLimits::resolve(&manifest.limits, &self.config.defaults, &self.config.ceilings)?;
+        let limits = EffectiveLimits::resolve(
+            &manifest.limits,
+            &self.config.defaults,
+            &self.config.ceilings,
+        )?;
         let id = manifest.id.to_string();
         let (component, cache, sha256) = self.compile(&id, bytes).await?;
 

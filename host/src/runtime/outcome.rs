@@ -12,7 +12,10 @@ use super::bindings::PluginError;
 pub enum Fault {
     /// The plugin returned its own error.
     #[error("plugin error: {message}")]
-    PluginError { kind: PluginErrorKind, message: String },
+    PluginError {
+        kind: PluginErrorKind,
+        message: String,
+    },
     /// The guest trapped (panic, `unreachable`, stack overflow, bad memory access).
     #[error("trap: {message}")]
     Trap { message: String },

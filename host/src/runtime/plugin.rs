@@ -207,10 +207,14 @@ impl Plugin {
         let limits = self.ctx.limits;
         self.run(async |store: &mut Store<HostState>| {
             let inst = pre.instantiate_async(&mut *store).await?;
-            let out = inst.djinn_plugin_agent().call_handle(&mut *store, msg).await?;
+            let out = inst
+                .djinn_plugin_agent()
+                .call_handle(&mut *store, msg)
+                .await?;
             Ok(match out {
-                Ok(msgs) => check_output(&msgs, limits.max_messages, limits.max_output_bytes)
-                    .map(|()| msgs),
+                Ok(msgs) => {
+                    check_output(&msgs, limits.max_messages, limits.max_output_bytes).map(|()| msgs)
+                }
                 Err(e) => Err(Fault::from_plugin_error(e)),
             })
         })
@@ -224,7 +228,10 @@ impl Plugin {
         };
         self.run(async |store: &mut Store<HostState>| {
             let inst = pre.instantiate_async(&mut *store).await?;
-            Ok(Ok(inst.djinn_plugin_policy().call_info(&mut *store).await?))
+            Ok(Ok(inst
+                .djinn_plugin_policy()
+                .call_info(&mut *store)
+                .await?))
         })
         .await
     }
@@ -318,13 +325,24 @@ fn classify(
             timeout_ms: limits.timeout_ms,
         },
         Some(trap) => {
-            // A Rust guest prints its panic message to stderr before aborting.
+            // A Rust guest prints its panic message to stderr before aborting;
+            // that is what the plugin author needs to see.
             let (stderr, _) = state.stderr.take_peek();
-            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            let said: Vec<&str> = stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+                .collect();
+            let said = said.join(" ");
+            let mut start = said.len().saturating_sub(512);
+            while !said.is_char_boundary(start) {
+                start += 1;
+            }
             Fault::Trap {
-                message: match last {
-                    Some(line) => format!("{trap}; guest stderr: {line}"),
-                    None => trap.to_string(),
+                message: if said.is_empty() {
+                    trap.to_string()
+                } else {
+                    format!("{trap}; guest stderr: {}", &said[start..])
                 },
             }
         }

@@ -9,6 +9,9 @@ fn denies_oversized_and_allows_small() {
     let h = Harness::from_bytes(b.wasm, &manifest).unwrap();
     let small = h.evaluate(message("question", "{}"), hop("a", RiskLevel::Low));
     assert_eq!(small.outcome.unwrap(), Verdict::Allow);
-    let big = h.evaluate(message("question", &"x".repeat(101)), hop("a", RiskLevel::Low));
+    let big = h.evaluate(
+        message("question", &"x".repeat(101)),
+        hop("a", RiskLevel::Low),
+    );
     assert!(matches!(big.outcome.unwrap(), Verdict::Deny(r) if r.contains("101 bytes")));
 }

@@ -68,6 +68,10 @@ macro_rules! {name} {{
         impl __djinn_{iface}_bindings::exports::djinn::plugin::{iface}::Guest for $ty {{
             {body}
         }}
+        // Natively (plugin unit tests) there is no component to export from, and
+        // export names like `djinn:plugin/agent@0.1.0#handle` are not valid ELF
+        // version-script symbols, so the export exists only on wasm32.
+        #[cfg(target_arch = "wasm32")]
         __djinn_{iface}_bindings::__export!($ty with_types_in __djinn_{iface}_bindings);
     }};
 }}

@@ -1,5 +1,6 @@
 //! The `djinn` command. This file only parses arguments and dispatches.
 
+mod audit;
 mod inspect;
 mod logging;
 mod run;
@@ -17,6 +18,9 @@ use clap::{Parser, Subcommand};
     about = "Run AI agents and governance policies as sandboxed WebAssembly components"
 )]
 struct Cli {
+    /// Host configuration file (TOML); see docs/operations.md.
+    #[arg(long, global = true, env = "DJINN_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,6 +34,11 @@ enum Command {
     },
     /// Call a plugin once and print the outcome with the fuel and time it took.
     Run(run::Args),
+    /// Check or read the hash-chained audit log in the configured database.
+    Audit {
+        #[command(subcommand)]
+        command: audit::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +85,10 @@ fn main() -> ExitCode {
                 command: PluginCommand::New(args),
             } => scaffold::run(&args),
             Command::Run(args) => run::run(args).await,
+            Command::Audit { command } => {
+                let config = djinn::config::HostConfig::load(cli.config.as_deref())?;
+                audit::run(&config, command).await
+            }
         }
     });
     match result {

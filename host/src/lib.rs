@@ -4,7 +4,10 @@
 //! Layers, top to bottom (data flows one way): `api` → `bus` → [`runtime`] →
 //! [`capabilities`] → store (`djinn-store`) and LLM providers (`djinn-llm`).
 
+pub mod audit;
 pub mod capabilities;
+pub mod config;
 pub mod runtime;
+pub mod services;
 
 pub use runtime::{Plugin, Runtime, RuntimeConfig};

@@ -70,14 +70,17 @@ async fn infinite_loop_runs_out_of_fuel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infinite_loop_with_ample_fuel_hits_the_deadline() {
     let rt = runtime();
+    // The spin loop burns fuel at >10G/s on a quiet machine, so the deadline must be
+    // far shorter than the ceiling's 10G fuel lasts.
     let p = load(&rt, "hostile", |m| {
-        m.replace("fuel = 50_000_000", "fuel = 9_000_000_000")
+        m.replace("fuel = 50_000_000", "fuel = 10_000_000_000")
+            .replace("timeout_ms = 500", "timeout_ms = 50")
     })
     .await
     .unwrap();
     let r = p.handle(&msg("spin", "")).await;
-    assert_eq!(r.outcome.unwrap_err(), Fault::Deadline { timeout_ms: 500 });
-    // Generous bound: the deadline is 500 ms at a 10 ms epoch resolution.
+    assert_eq!(r.outcome.unwrap_err(), Fault::Deadline { timeout_ms: 50 });
+    // Generous bound: the deadline is 50 ms at a 10 ms epoch resolution.
     assert!(r.duration.as_millis() < 5_000, "{:?}", r.duration);
     assert_healthy(&rt).await;
 }

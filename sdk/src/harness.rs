@@ -76,6 +76,7 @@ impl Harness {
         let services = Services {
             kv: kv.clone(),
             llm: Arc::new(MockProvider::new(mock)),
+            ..Services::default()
         };
         let config = RuntimeConfig {
             cache_dir: Some(default_cache_dir()),

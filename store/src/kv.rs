@@ -10,6 +10,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+mod sql;
+pub use sql::SqlKv;
+
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Largest value accepted, in bytes (1 MiB).

@@ -8,6 +8,7 @@
 
 use djinn_llm::{CallContext, ChatMessage, CompletionRequest, LlmError as ProviderError};
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::runtime::bindings::agent::djinn::plugin::llm::{Host, LlmError, Request, Response};
 use crate::runtime::manifest::LlmGrant;
 use crate::runtime::state::HostState;
@@ -53,6 +54,14 @@ impl Host for HostState {
             Ok(v) => v,
             Err(reason) => {
                 tracing::warn!(target: "djinn::llm", plugin, reason, "llm call denied");
+                self.plugin.services.audit.record(
+                    AuditEvent::new(
+                        AuditKind::LlmDenial,
+                        "host",
+                        serde_json::json!({ "reason": reason, "model": req.model }),
+                    )
+                    .plugin(plugin.as_str()),
+                );
                 return Err(LlmError::Denied(reason));
             }
         };
@@ -69,10 +78,9 @@ impl Host for HostState {
             temperature: req.temperature,
             max_tokens: Some(max_tokens),
         };
-        let ctx = CallContext {
-            plugin_id: plugin,
-            deadline: Some(tokio::time::Instant::from_std(self.deadline)),
-        };
+        let ctx = CallContext::new(plugin)
+            .with_deadline(Some(tokio::time::Instant::from_std(self.deadline)))
+            .with_daily_token_budget(grant.daily_token_budget);
         let provider = self.plugin.services.llm.clone();
         let remaining = ctx.remaining().unwrap_or_default();
         let result = match tokio::time::timeout(remaining, provider.complete(&ctx, &request)).await

@@ -18,6 +18,7 @@ use djinn_llm::{MockProvider, Provider};
 use djinn_store::{KvStore, MemoryKv};
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::audit::{AuditSink, NullAudit};
 use crate::runtime::bindings::agent::djinn::plugin as wit;
 use crate::runtime::grants::LinkPlan;
 use crate::runtime::state::HostState;
@@ -27,14 +28,18 @@ use crate::runtime::state::HostState;
 pub struct Services {
     pub kv: Arc<dyn KvStore>,
     pub llm: Arc<dyn Provider>,
+    /// Where denials and faults are reported.
+    pub audit: Arc<dyn AuditSink>,
 }
 
 impl Default for Services {
-    /// In-memory kv and the deterministic mock LLM: everything runs offline.
+    /// In-memory kv, the deterministic mock LLM and no audit trail: everything
+    /// runs offline.
     fn default() -> Self {
         Self {
             kv: Arc::new(MemoryKv::new()),
             llm: Arc::new(MockProvider::default()),
+            audit: Arc::new(NullAudit),
         }
     }
 }

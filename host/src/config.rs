@@ -1,0 +1,142 @@
+//! The host's one configuration: a TOML file, then environment variables, then
+//! command-line flags (applied by the CLI). Every field has a default that runs
+//! offline: SQLite in `./.djinn`, the mock LLM.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::runtime::{EffectiveLimits, RuntimeConfig};
+
+/// `djinn.config.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// Where the database and the compiled-component cache live (default `./.djinn`).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/djinn.db`.
+    /// Env: `DJINN_DATABASE_URL`.
+    pub database_url: Option<String>,
+    pub limits: LimitsConfig,
+    /// Per-plugin values that override each manifest's `[config]`.
+    pub plugin_config: HashMap<String, BTreeMap<String, String>>,
+    /// Providers, routes, cache, breaker, retry and prices (see docs/operations.md).
+    pub llm: djinn_llm::LlmConfig,
+}
+
+/// Defaults for manifests that leave a limit unset, and ceilings no manifest may exceed.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub defaults: Option<EffectiveLimits>,
+    pub ceilings: Option<EffectiveLimits>,
+    pub max_concurrent_instances: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl HostConfig {
+    /// Reads `path` if given (a missing explicit file is an error), then applies
+    /// the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })?
+            }
+            None => HostConfig::default(),
+        };
+        if let Ok(url) = std::env::var("DJINN_DATABASE_URL")
+            && !url.is_empty()
+        {
+            config.database_url = Some(url);
+        }
+        if let Ok(dir) = std::env::var("DJINN_DATA_DIR")
+            && !dir.is_empty()
+        {
+            config.data_dir = Some(PathBuf::from(dir));
+        }
+        Ok(config)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".djinn"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("djinn.db").display()))
+    }
+
+    /// The runtime settings this config implies.
+    pub fn runtime(&self) -> RuntimeConfig {
+        let base = RuntimeConfig::default();
+        RuntimeConfig {
+            cache_dir: Some(self.data_dir().join("cache")),
+            defaults: self.limits.defaults.unwrap_or(base.defaults),
+            ceilings: self.limits.ceilings.unwrap_or(base.ceilings),
+            max_concurrent_instances: self
+                .limits
+                .max_concurrent_instances
+                .unwrap_or(base.max_concurrent_instances),
+            plugin_config: self.plugin_config.clone(),
+            ..base
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_offline_in_the_data_dir() {
+        let c: HostConfig = toml::from_str("").unwrap();
+        assert_eq!(c.database_url(), "sqlite://.djinn/djinn.db");
+        assert_eq!(c.runtime().cache_dir, Some(PathBuf::from(".djinn/cache")));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<HostConfig>("databse_url = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn parses_llm_and_limits_sections() {
+        let c: HostConfig = toml::from_str(
+            r#"
+            data_dir = "/var/lib/djinn"
+            [limits]
+            max_concurrent_instances = 32
+            [plugin_config.enricher]
+            currency = "EUR"
+            [llm]
+            call_timeout_ms = 5000
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.runtime().max_concurrent_instances, 32);
+        assert_eq!(c.llm.call_timeout_ms, 5000);
+        assert_eq!(c.plugin_config["enricher"]["currency"], "EUR");
+    }
+}

@@ -1,0 +1,180 @@
+//! Building [`Services`] for a long-running host: store-backed kv, a usage ledger
+//! that makes LLM budgets survive restarts, the LLM chain from config, and an
+//! audit sink writing the hash-chained log.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use djinn_llm::{LlmStack, Usage, UsageLedger, UtcDay};
+use djinn_store::chrono::NaiveDate;
+use djinn_store::{NewAuditRecord, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::{AuditEvent, AuditSink};
+use crate::capabilities::Services;
+use crate::config::HostConfig;
+
+/// The LLM budget's ledger over the store's `usage` table.
+pub struct StoreUsage(pub djinn_store::UsageLedger);
+
+fn to_date(day: UtcDay) -> Result<NaiveDate, String> {
+    let (y, m, d) = day.ymd();
+    i32::try_from(y)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+        .ok_or_else(|| format!("day {day} is out of range"))
+}
+
+#[async_trait]
+impl UsageLedger for StoreUsage {
+    async fn usage(&self, plugin_id: &str, day: UtcDay) -> Result<Usage, String> {
+        let u = self
+            .0
+            .usage(plugin_id, to_date(day)?)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Usage {
+            calls: 0,
+            input_tokens: u.tokens_in,
+            output_tokens: u.tokens_out,
+            cost_micros: u.cost_micros,
+        })
+    }
+
+    async fn record(&self, plugin_id: &str, day: UtcDay, usage: Usage) -> Result<(), String> {
+        let u = djinn_store::Usage {
+            tokens_in: usage.input_tokens,
+            tokens_out: usage.output_tokens,
+            cost_micros: usage.cost_micros,
+        };
+        self.0
+            .add_usage(plugin_id, to_date(day)?, u)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum AuditMsg {
+    Event(AuditEvent),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Audit events queued to one writer task that appends them to the store's log
+/// in batches (one transaction per batch: the chain stays linear and appends stay
+/// cheap). `record` never blocks; if the queue is full the event is counted and
+/// logged as lost rather than stalling a request.
+pub struct StoreAudit {
+    tx: mpsc::Sender<AuditMsg>,
+    lost: std::sync::atomic::AtomicU64,
+}
+
+const AUDIT_QUEUE: usize = 65_536;
+const AUDIT_BATCH: usize = 512;
+
+impl StoreAudit {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn spawn(log: djinn_store::AuditLog) -> Arc<Self> {
+        let (tx, mut rx) = mpsc::channel::<AuditMsg>(AUDIT_QUEUE);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(AUDIT_BATCH);
+            let mut waiters = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        AuditMsg::Event(e) => batch.push(to_record(e)),
+                        AuditMsg::Flush(w) => waiters.push(w),
+                    }
+                    if batch.len() < AUDIT_BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if !batch.is_empty() {
+                    let n = batch.len();
+                    if let Err(e) = log.append_batch(std::mem::take(&mut batch)).await {
+                        tracing::error!(target: "djinn::audit", records = n, "audit append failed: {e}");
+                    }
+                }
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+        });
+        Arc::new(Self {
+            tx,
+            lost: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Waits until everything recorded before this call is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(AuditMsg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn to_record(e: AuditEvent) -> NewAuditRecord {
+    let mut r = NewAuditRecord::new(e.kind, e.actor, e.detail);
+    if let Some(p) = e.plugin {
+        r = r.plugin(p);
+    }
+    if let Some(c) = e.correlation {
+        r = r.correlation(c);
+    }
+    r
+}
+
+impl AuditSink for StoreAudit {
+    fn record(&self, event: AuditEvent) {
+        if self.tx.try_send(AuditMsg::Event(event)).is_err() {
+            self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(target: "djinn::audit", "audit queue full or closed; event lost");
+        }
+    }
+}
+
+/// What a long-running host holds besides the runtime.
+pub struct HostServices {
+    pub services: Services,
+    pub store: Store,
+    pub llm: LlmStack,
+    pub audit: Arc<StoreAudit>,
+}
+
+/// Opens the database (running migrations), builds the LLM chain with the
+/// store-backed ledger, and wires kv and audit to the store.
+pub async fn open(config: &HostConfig) -> anyhow::Result<HostServices> {
+    let url = config.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let store = Store::open(&url).await?;
+    let ledger = Arc::new(StoreUsage(store.usage()));
+    let llm = config.llm.build_with(&|k| std::env::var(k).ok(), ledger)?;
+    for (provider, why) in &llm.unavailable {
+        tracing::info!(target: "djinn::llm", provider, "provider not configured: {why}");
+    }
+    let audit = StoreAudit::spawn(store.audit());
+    let services = Services {
+        kv: Arc::new(store.kv()),
+        llm: llm.provider.clone(),
+        audit: audit.clone(),
+    };
+    Ok(HostServices {
+        services,
+        store,
+        llm,
+        audit,
+    })
+}

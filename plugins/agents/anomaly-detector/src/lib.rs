@@ -1,0 +1,420 @@
+//! Finds suspicious debits (`analysis.result` → `anomalies.result`).
+//!
+//! Genie flagged z-scores ≥ 2 with as few as two transactions per category, where
+//! the outlier itself inflates the mean and the standard deviation it is judged
+//! by. Here outliers use the median and the median absolute deviation (modified
+//! z-score of Iglewicz and Hoaglin, flag above 3.5, at least 3 debits in the
+//! category), which one extreme value cannot mask. Two further checks: duplicate
+//! charges and first-seen payees with unusually large amounts. Every anomaly
+//! names its statement line and the numbers it was judged on.
+
+use std::collections::BTreeMap;
+
+use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
+use serde_json::{Value, json};
+
+/// Modified z-score above which a debit is an outlier (Iglewicz & Hoaglin, 1993).
+pub const Z_THRESHOLD: f64 = 3.5;
+/// Fewest debits in a category for the outlier test.
+pub const MIN_IN_CATEGORY: usize = 3;
+/// Same merchant and amount at most this many days apart is a duplicate charge.
+pub const DUPLICATE_DAYS: i64 = 3;
+/// Payees first seen within this many days of the statement's start are "known".
+pub const BASELINE_DAYS: i64 = 30;
+/// Fewest debits for a meaningful 90th percentile.
+pub const MIN_FOR_PERCENTILE: usize = 5;
+
+/// A debit, with its magnitude in minor units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Debit {
+    pub line: i64,
+    pub day: i64,
+    pub date: String,
+    pub merchant: String,
+    pub category: String,
+    pub cents: i64,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub kind: &'static str,
+    pub line: i64,
+    pub reason: String,
+    pub evidence: Value,
+}
+
+/// Days since 1970-01-01 for `YYYY-MM-DD` (Howard Hinnant's days_from_civil).
+pub fn day_number(date: &str) -> Result<i64, String> {
+    let bad = || format!("date `{date}` is not YYYY-MM-DD");
+    let mut it = date.splitn(3, '-');
+    let mut next = || {
+        it.next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    let (y, m, d) = (next()?, next()?, next()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok(era * 146_097 + doe - 719_468)
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Nearest-rank percentile (`p` in (0, 1]) of a non-empty slice.
+pub fn percentile_nearest_rank(values: &[i64], p: f64) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let rank = (p * v.len() as f64).ceil().max(1.0) as usize;
+    v.get(rank - 1).copied()
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Per-category robust outliers.
+pub fn category_outliers(debits: &[Debit]) -> Vec<Anomaly> {
+    let mut by_cat: BTreeMap<&str, Vec<&Debit>> = BTreeMap::new();
+    for d in debits {
+        by_cat.entry(&d.category).or_default().push(d);
+    }
+    let mut out = Vec::new();
+    for (cat, ds) in by_cat {
+        if ds.len() < MIN_IN_CATEGORY {
+            continue;
+        }
+        let xs = sorted(ds.iter().map(|d| d.cents as f64).collect());
+        let med = median(&xs);
+        let mad = median(&sorted(xs.iter().map(|x| (x - med).abs()).collect()));
+        // MAD = 0 when over half the values are equal; fall back to the mean
+        // absolute deviation, scaled to match (Iglewicz & Hoaglin).
+        let (scale, basis) = if mad > 0.0 {
+            (mad / 0.6745, "mad")
+        } else {
+            let mean_ad = xs.iter().map(|x| (x - med).abs()).sum::<f64>() / xs.len() as f64;
+            (1.253_314 * mean_ad, "mean_absolute_deviation")
+        };
+        if scale <= 0.0 {
+            continue;
+        }
+        for d in ds {
+            let z = (d.cents as f64 - med) / scale;
+            if z.abs() > Z_THRESHOLD {
+                out.push(Anomaly {
+                    kind: "category_outlier",
+                    line: d.line,
+                    reason: format!(
+                        "{} debit of {} minor units on {} is far from the category median of {} (modified z = {:.1})",
+                        cat,
+                        d.cents,
+                        d.date,
+                        med.round() as i64,
+                        z
+                    ),
+                    evidence: json!({
+                        "category": cat, "merchant": d.merchant, "date": d.date,
+                        "amount_cents": d.cents, "median_cents": med.round() as i64,
+                        "mad_cents": round2(mad), "modified_z": round2(z),
+                        "scale_basis": basis, "threshold": Z_THRESHOLD, "n_in_category": xs.len(),
+                    }),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Same merchant and amount within [`DUPLICATE_DAYS`]; the later charge is reported.
+pub fn duplicate_charges(debits: &[Debit]) -> Vec<Anomaly> {
+    let mut order: Vec<&Debit> = debits.iter().collect();
+    order.sort_by_key(|d| (d.day, d.line));
+    let mut out = Vec::new();
+    for (j, later) in order.iter().enumerate() {
+        let first = order[..j].iter().rev().find(|e| {
+            e.merchant == later.merchant
+                && e.cents == later.cents
+                && later.day - e.day <= DUPLICATE_DAYS
+        });
+        if let Some(first) = first {
+            out.push(Anomaly {
+                kind: "duplicate_charge",
+                line: later.line,
+                reason: format!(
+                    "{} charged {} minor units again {} day(s) after line {}",
+                    later.merchant,
+                    later.cents,
+                    later.day - first.day,
+                    first.line
+                ),
+                evidence: json!({
+                    "merchant": later.merchant, "amount_cents": later.cents,
+                    "first_line": first.line, "first_date": first.date,
+                    "date": later.date, "days_apart": later.day - first.day,
+                    "window_days": DUPLICATE_DAYS,
+                }),
+            });
+        }
+    }
+    out
+}
+
+/// First-seen payees (after the baseline window) whose first debit exceeds the
+/// 90th percentile of all debits. `first_seen` maps merchant → (day, line) of its
+/// first transaction of any kind.
+pub fn new_large_payees(
+    debits: &[Debit],
+    first_seen: &BTreeMap<String, (i64, i64)>,
+    start_day: i64,
+) -> Vec<Anomaly> {
+    if debits.len() < MIN_FOR_PERCENTILE {
+        return Vec::new();
+    }
+    let amounts: Vec<i64> = debits.iter().map(|d| d.cents).collect();
+    let Some(p90) = percentile_nearest_rank(&amounts, 0.9) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for d in debits {
+        let Some(&(day, line)) = first_seen.get(&d.merchant) else {
+            continue;
+        };
+        if line != d.line || day - start_day < BASELINE_DAYS || d.cents <= p90 {
+            continue;
+        }
+        out.push(Anomaly {
+            kind: "new_large_payee",
+            line: d.line,
+            reason: format!(
+                "first payment to {} ({} minor units on {}) is above the 90th percentile of debits ({})",
+                d.merchant, d.cents, d.date, p90
+            ),
+            evidence: json!({
+                "merchant": d.merchant, "amount_cents": d.cents, "date": d.date,
+                "p90_debit_cents": p90, "debits_considered": amounts.len(),
+                "baseline_days": BASELINE_DAYS,
+            }),
+        });
+    }
+    out
+}
+
+/// The `anomalies.result` payload for an `analysis.result` payload.
+pub fn detect(analysis: &Value) -> Result<Value, String> {
+    let txs = analysis
+        .get("transactions")
+        .and_then(Value::as_array)
+        .ok_or("analysis.result needs an array `transactions`")?;
+    let mut debits = Vec::new();
+    let mut first_seen: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut start_day = i64::MAX;
+    for (i, t) in txs.iter().enumerate() {
+        let field = |k: &str| {
+            t.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("transactions[{i}] has no string `{k}`"))
+        };
+        let date = field("date")?;
+        let day = day_number(date).map_err(|e| format!("transactions[{i}]: {e}"))?;
+        let merchant = field("merchant")?.to_owned();
+        let cents = t
+            .get("amount_cents")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("transactions[{i}] has no integer `amount_cents`"))?;
+        let line = t
+            .get("line")
+            .and_then(Value::as_i64)
+            .unwrap_or(i as i64 + 1);
+        start_day = start_day.min(day);
+        let seen = first_seen.entry(merchant.clone()).or_insert((day, line));
+        if (day, line) < *seen {
+            *seen = (day, line);
+        }
+        if cents < 0 {
+            debits.push(Debit {
+                line,
+                day,
+                date: date.to_owned(),
+                merchant,
+                category: field("category").unwrap_or("uncategorized").to_owned(),
+                cents: cents.checked_neg().ok_or("amount out of range")?,
+            });
+        }
+    }
+    let mut all = category_outliers(&debits);
+    all.extend(duplicate_charges(&debits));
+    all.extend(new_large_payees(&debits, &first_seen, start_day));
+    all.sort_by_key(|a| (a.line, a.kind));
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &all {
+        *counts.entry(a.kind).or_default() += 1;
+    }
+    Ok(json!({
+        "anomalies": all.iter().map(|a| json!({"kind": a.kind, "line": a.line, "reason": a.reason, "evidence": a.evidence})).collect::<Vec<_>>(),
+        "counts": counts,
+        "debits_checked": debits.len(),
+        "currency": analysis.get("currency").cloned().unwrap_or(Value::Null),
+        "method": {
+            "category_outlier": format!("modified z = 0.6745·(x − median)/MAD per category of debits, |z| > {Z_THRESHOLD}, at least {MIN_IN_CATEGORY} debits; MAD = 0 falls back to 1.2533·mean absolute deviation"),
+            "duplicate_charge": format!("same merchant and amount within {DUPLICATE_DAYS} days; the later charge is reported"),
+            "new_large_payee": format!("a merchant first seen more than {BASELINE_DAYS} days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs {MIN_FOR_PERCENTILE} debits)"),
+        },
+    }))
+}
+
+struct AnomalyDetector;
+
+impl Agent for AnomalyDetector {
+    fn info() -> AgentInfo {
+        AgentInfo::new("anomaly-detector", "Anomaly detector")
+            .subscribes(["analysis.result"])
+            .capabilities(["anomalies"])
+    }
+
+    fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
+        let out = detect(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let mut reply = msg.reply("anomalies.result", out.to_string());
+        reply.metadata.retain(|(k, _)| k != "djinn-gather");
+        Ok(vec![reply])
+    }
+}
+
+djinn_sdk::export_agent!(AnomalyDetector);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(line: i64, date: &str, merchant: &str, cat: &str, cents: i64) -> Value {
+        json!({"line": line, "date": date, "merchant": merchant, "category": cat, "amount_cents": cents})
+    }
+
+    #[test]
+    fn day_numbers_match_known_dates() {
+        assert_eq!(day_number("1970-01-01"), Ok(0));
+        assert_eq!(day_number("2000-03-01"), Ok(11_017));
+        assert_eq!(
+            day_number("2024-03-01").unwrap() - day_number("2024-02-28").unwrap(),
+            2
+        );
+        assert!(day_number("2024-13-01").is_err());
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile_nearest_rank(&v, 0.9), Some(9));
+        assert_eq!(percentile_nearest_rank(&[5], 0.9), Some(5));
+        assert_eq!(percentile_nearest_rank(&[], 0.9), None);
+    }
+
+    #[test]
+    fn gross_grocery_outlier_is_flagged_with_its_z() {
+        // 2000, 2100, 2200, 2300, 20000: median 2200, MAD 100, z(20000) = 0.6745·17800/100 = 120.06
+        let a = json!({"transactions": [
+            tx(2, "2024-01-01", "BB", "groceries", -200_000),
+            tx(3, "2024-01-08", "BB", "groceries", -210_000),
+            tx(4, "2024-01-15", "BB", "groceries", -220_000),
+            tx(5, "2024-01-22", "BB", "groceries", -230_000),
+            tx(6, "2024-01-29", "BB", "groceries", -2_000_000),
+        ]});
+        let r = detect(&a).unwrap();
+        let outliers: Vec<&Value> = r["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "category_outlier")
+            .collect();
+        assert_eq!(outliers.len(), 1);
+        assert_eq!(outliers[0]["line"], 6);
+        assert_eq!(outliers[0]["evidence"]["modified_z"], 120.06);
+        assert_eq!(outliers[0]["evidence"]["median_cents"], 220_000);
+    }
+
+    #[test]
+    fn two_in_a_category_are_not_judged() {
+        let a = json!({"transactions": [
+            tx(2, "2024-01-01", "A", "fuel", -1_000),
+            tx(3, "2024-01-20", "B", "fuel", -900_000),
+        ]});
+        assert_eq!(detect(&a).unwrap()["anomalies"], json!([]));
+    }
+
+    #[test]
+    fn duplicate_within_three_days_but_not_monthly_repeats() {
+        let a = json!({"transactions": [
+            tx(2, "2024-01-05", "NETFLIX", "subscriptions", -64_900),
+            tx(3, "2024-01-07", "NETFLIX", "subscriptions", -64_900),
+            tx(4, "2024-02-05", "NETFLIX", "subscriptions", -64_900),
+            tx(5, "2024-02-06", "NETFLIX", "subscriptions", -65_000),
+        ]});
+        let r = detect(&a).unwrap();
+        let d: Vec<&Value> = r["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "duplicate_charge")
+            .collect();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["line"], 3);
+        assert_eq!(d[0]["evidence"]["first_line"], 2);
+        assert_eq!(d[0]["evidence"]["days_apart"], 2);
+    }
+
+    #[test]
+    fn new_large_payee_after_the_baseline_only() {
+        let mut txs = vec![tx(2, "2024-01-01", "RENT", "rent", -2_500_000)];
+        for i in 0..9 {
+            txs.push(tx(
+                3 + i,
+                &format!("2024-01-{:02}", 10 + i),
+                "SHOP",
+                &format!("c{i}"),
+                -(10_000 + i * 1_000),
+            ));
+        }
+        txs.push(tx(20, "2024-02-20", "CROMA", "electronics", -5_000_000));
+        txs.push(tx(21, "2024-02-21", "TINY", "misc", -100));
+        let r = detect(&json!({"transactions": txs})).unwrap();
+        let n: Vec<&Value> = r["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "new_large_payee")
+            .collect();
+        assert_eq!(n.len(), 1, "{r}");
+        assert_eq!(n[0]["line"], 20);
+        assert_eq!(n[0]["evidence"]["merchant"], "CROMA");
+        assert_eq!(r["counts"]["new_large_payee"], 1);
+    }
+
+    #[test]
+    fn malformed_transactions_are_named() {
+        let e = detect(&json!({"transactions": [{"date": "2024-01-01", "merchant": "X"}]}))
+            .unwrap_err();
+        assert!(e.contains("amount_cents"), "{e}");
+        assert!(detect(&json!({})).is_err());
+    }
+}

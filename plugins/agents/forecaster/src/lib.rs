@@ -1,0 +1,281 @@
+//! Forecasts the next three months of net cash flow (`analysis.result` → `forecast.result`).
+//!
+//! Genie multiplied the statement's net by 1, 3 and 6 and called it a forecast.
+//! Here the method depends on how much history there is, and the payload states
+//! the method, its assumptions and a 95% interval, so a reader can judge it:
+//! - ≥ 3 months: ordinary least squares trend `net = a + b·t`, with the OLS
+//!   prediction interval `ŷ ± t(0.975, n−2) · s · √(1 + 1/n + (t₀ − t̄)² / Sₜₜ)`;
+//! - 2 months: the mean, with the observed range as an empirical interval;
+//! - 1 month: that month repeated, with no interval (none can be estimated).
+//!
+//! Forecasts are estimates, so the arithmetic is in f64 and rounded to whole
+//! minor units at the end; no money is summed in floating point.
+
+use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
+use serde_json::{Value, json};
+
+/// Two-sided 95% Student t quantiles for 1..=30 degrees of freedom.
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The t quantile for `df` degrees of freedom (1.96 beyond the table).
+pub fn t975(df: usize) -> f64 {
+    if df == 0 {
+        f64::NAN
+    } else {
+        T975.get(df - 1).copied().unwrap_or(1.96)
+    }
+}
+
+/// The month after `YYYY-MM`.
+pub fn next_month(month: &str) -> Result<String, String> {
+    let bad = || format!("month `{month}` is not YYYY-MM");
+    let (y, m) = month.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(1..=12).contains(&m) {
+        return Err(bad());
+    }
+    Ok(if m == 12 {
+        format!("{:04}-01", y + 1)
+    } else {
+        format!("{y:04}-{:02}", m + 1)
+    })
+}
+
+/// One forecast month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub month: String,
+    pub net_cents: i64,
+    pub lower_cents: Option<i64>,
+    pub upper_cents: Option<i64>,
+}
+
+/// The fitted model and its forecasts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    pub method: &'static str,
+    pub trend_cents_per_month: Option<f64>,
+    pub residual_sd_cents: Option<f64>,
+    pub points: Vec<Point>,
+}
+
+/// Forecasts `horizon` months after the last of `history` (month, net cents), oldest first.
+pub fn forecast(history: &[(String, i64)], horizon: usize) -> Result<Forecast, String> {
+    let n = history.len();
+    let last = history
+        .last()
+        .ok_or("no monthly history to forecast from")?;
+    let mut months = Vec::with_capacity(horizon);
+    let mut m = last.0.clone();
+    for _ in 0..horizon {
+        m = next_month(&m)?;
+        months.push(m.clone());
+    }
+    let y: Vec<f64> = history.iter().map(|(_, v)| *v as f64).collect();
+    let round = |v: f64| v.round() as i64;
+    if n == 1 {
+        return Ok(Forecast {
+            method: "naive: the single observed month repeated",
+            trend_cents_per_month: None,
+            residual_sd_cents: None,
+            points: months
+                .into_iter()
+                .map(|month| Point {
+                    month,
+                    net_cents: last.1,
+                    lower_cents: None,
+                    upper_cents: None,
+                })
+                .collect(),
+        });
+    }
+    if n == 2 {
+        let mean = (y[0] + y[1]) / 2.0;
+        let (lo, hi) = (y[0].min(y[1]), y[0].max(y[1]));
+        return Ok(Forecast {
+            method: "mean of the 2 monthly nets; interval is the observed range",
+            trend_cents_per_month: None,
+            residual_sd_cents: None,
+            points: months
+                .into_iter()
+                .map(|month| Point {
+                    month,
+                    net_cents: round(mean),
+                    lower_cents: Some(round(lo)),
+                    upper_cents: Some(round(hi)),
+                })
+                .collect(),
+        });
+    }
+    let nf = n as f64;
+    let t_mean = (nf - 1.0) / 2.0;
+    let y_mean = y.iter().sum::<f64>() / nf;
+    let stt: f64 = (0..n).map(|i| (i as f64 - t_mean).powi(2)).sum();
+    let sty: f64 = (0..n).map(|i| (i as f64 - t_mean) * (y[i] - y_mean)).sum();
+    let b = sty / stt;
+    let a = y_mean - b * t_mean;
+    let sse: f64 = (0..n).map(|i| (y[i] - (a + b * i as f64)).powi(2)).sum();
+    let s = (sse / (nf - 2.0)).sqrt();
+    let tq = t975(n - 2);
+    let points = months
+        .into_iter()
+        .enumerate()
+        .map(|(k, month)| {
+            let t0 = (n + k) as f64;
+            let yhat = a + b * t0;
+            let half = tq * s * (1.0 + 1.0 / nf + (t0 - t_mean).powi(2) / stt).sqrt();
+            Point {
+                month,
+                net_cents: round(yhat),
+                lower_cents: Some(round(yhat - half)),
+                upper_cents: Some(round(yhat + half)),
+            }
+        })
+        .collect();
+    Ok(Forecast {
+        method: "ordinary least squares linear trend on monthly net cash flow, 95% prediction interval (Student t)",
+        trend_cents_per_month: Some((b * 100.0).round() / 100.0),
+        residual_sd_cents: Some((s * 100.0).round() / 100.0),
+        points,
+    })
+}
+
+/// The `forecast.result` payload for an `analysis.result` payload.
+pub fn forecast_payload(analysis: &Value) -> Result<Value, String> {
+    let monthly = analysis
+        .get("monthly")
+        .and_then(Value::as_array)
+        .ok_or("analysis.result needs an array `monthly`")?;
+    let history: Vec<(String, i64)> = monthly
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let month = m.get("month").and_then(Value::as_str);
+            let net = m.get("net_cents").and_then(Value::as_i64);
+            match (month, net) {
+                (Some(month), Some(net)) => Ok((month.to_owned(), net)),
+                _ => Err(format!(
+                    "monthly[{i}] needs a string `month` and an integer `net_cents`"
+                )),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let f = forecast(&history, 3)?;
+    let mut assumptions = vec![
+        "future months behave like the observed ones: same income sources, recurring bills and habits",
+        "each calendar month in the statement is complete; a partial first or last month biases the fit",
+        "one-off items (large purchases, bonuses) are not removed and widen the interval",
+    ];
+    if history.len() >= 3 {
+        assumptions.push("residuals are independent and roughly normal with constant variance");
+    }
+    if history.len() < 6 {
+        assumptions.push("fewer than 6 months of history: treat the forecast as indicative only");
+    }
+    Ok(json!({
+        "method": f.method,
+        "confidence": if history.len() >= 2 { json!(0.95) } else { Value::Null },
+        "assumptions": assumptions,
+        "history_months": history.len(),
+        "history": history.iter().map(|(m, v)| json!({"month": m, "net_cents": v})).collect::<Vec<_>>(),
+        "trend_cents_per_month": f.trend_cents_per_month,
+        "residual_sd_cents": f.residual_sd_cents,
+        "forecast": f.points.iter().map(|p| json!({"month": p.month, "net_cents": p.net_cents, "lower_cents": p.lower_cents, "upper_cents": p.upper_cents})).collect::<Vec<_>>(),
+        "currency": analysis.get("currency").cloned().unwrap_or(Value::Null),
+    }))
+}
+
+struct Forecaster;
+
+impl Agent for Forecaster {
+    fn info() -> AgentInfo {
+        AgentInfo::new("forecaster", "Cash-flow forecaster")
+            .subscribes(["analysis.result"])
+            .capabilities(["forecast"])
+    }
+
+    fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
+        let out = forecast_payload(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let mut reply = msg.reply("forecast.result", out.to_string());
+        reply.metadata.retain(|(k, _)| k != "djinn-gather");
+        Ok(vec![reply])
+    }
+}
+
+djinn_sdk::export_agent!(Forecaster);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &[i64]) -> Vec<(String, i64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| (format!("2024-{:02}", i + 7), *x))
+            .collect()
+    }
+
+    #[test]
+    fn months_roll_over_the_year() {
+        assert_eq!(next_month("2024-11").unwrap(), "2024-12");
+        assert_eq!(next_month("2024-12").unwrap(), "2025-01");
+        assert!(next_month("2024-13").is_err());
+    }
+
+    #[test]
+    fn a_perfect_line_is_extrapolated_with_a_zero_width_interval() {
+        // 100, 200, 300 → 400, 500, 600 with zero residuals.
+        let f = forecast(&h(&[100, 200, 300]), 3).unwrap();
+        let nets: Vec<i64> = f.points.iter().map(|p| p.net_cents).collect();
+        assert_eq!(nets, vec![400, 500, 600]);
+        assert_eq!(f.points[0].lower_cents, Some(400));
+        assert_eq!(f.points[0].month, "2024-10");
+        assert_eq!(f.trend_cents_per_month, Some(100.0));
+    }
+
+    #[test]
+    fn ols_interval_matches_a_hand_computation() {
+        // y = 10, 14, 12, 18: t̄ = 1.5, Stt = 5, b = 2.2, a = 10.2, SSE = 10.8, s = √5.4,
+        // t(0.975, 2) = 4.303. At t0 = 4: ŷ = 19.0, half = 4.303·√5.4·√(1 + 0.25 + 6.25/5) = 15.81.
+        let f = forecast(&h(&[1000, 1400, 1200, 1800]), 1).unwrap();
+        let p = &f.points[0];
+        assert_eq!(p.net_cents, 1900);
+        assert_eq!(p.lower_cents, Some(319));
+        assert_eq!(p.upper_cents, Some(3481));
+        assert_eq!(f.trend_cents_per_month, Some(220.0));
+    }
+
+    #[test]
+    fn short_histories_use_simpler_methods() {
+        let f = forecast(&h(&[500]), 3).unwrap();
+        assert!(
+            f.points
+                .iter()
+                .all(|p| p.net_cents == 500 && p.lower_cents.is_none())
+        );
+        let f = forecast(&h(&[100, 300]), 2).unwrap();
+        assert_eq!(f.points[1].net_cents, 200);
+        assert_eq!(
+            (f.points[1].lower_cents, f.points[1].upper_cents),
+            (Some(100), Some(300))
+        );
+        assert!(forecast(&[], 3).is_err());
+    }
+
+    #[test]
+    fn payload_states_method_and_assumptions() {
+        let a = json!({"currency": "INR", "monthly": [
+            {"month": "2024-07", "net_cents": 100}, {"month": "2024-08", "net_cents": 200}, {"month": "2024-09", "net_cents": 300}]});
+        let p = forecast_payload(&a).unwrap();
+        assert!(p["method"].as_str().unwrap().contains("least squares"));
+        assert!(p["assumptions"].as_array().unwrap().len() >= 3);
+        assert_eq!(p["forecast"].as_array().unwrap().len(), 3);
+        assert_eq!(p["forecast"][0]["month"], "2024-10");
+        assert_eq!(p["confidence"], 0.95);
+        assert!(forecast_payload(&json!({"monthly": [{"month": "x"}]})).is_err());
+    }
+}

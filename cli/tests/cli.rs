@@ -170,3 +170,52 @@ fn scaffolded_plugins_build_and_load() {
     ]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn audit_verify_and_tail_on_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = djinn_store::Store::open(&url).await.unwrap();
+        for i in 0..3 {
+            let rec = djinn_store::NewAuditRecord::new(
+                djinn_store::AuditKind::PolicyVerdict,
+                "test",
+                serde_json::json!({ "n": i }),
+            )
+            .plugin("pii");
+            store.audit().append(rec).await.unwrap();
+        }
+    });
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_djinn"))
+            .args(args)
+            .env("DJINN_DATABASE_URL", &url)
+            .env("DJINN_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["audit", "verify"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("intact: 3 records"), "{}", stdout(&out));
+    let out = run(&["audit", "tail", "-n", "2", "--json"]);
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["seq"], 3);
+    assert_eq!(lines[1]["plugin"], "pii");
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("djinn.config.toml");
+    std::fs::write(&cfg, "databse_url = \"x\"\n").unwrap();
+    let out = djinn(&["--config", cfg.to_str().unwrap(), "audit", "verify"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("databse_url"), "{err}");
+}

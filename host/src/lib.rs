@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod capabilities;
 pub mod config;
+pub mod registry;
 pub mod runtime;
 pub mod services;
 

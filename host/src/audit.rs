@@ -11,38 +11,10 @@ use std::sync::Mutex;
 
 pub use djinn_store::AuditKind;
 
-/// One thing that happened, as the deciding layer saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEvent {
-    pub kind: AuditKind,
-    /// Who acted: `host`, `bus`, a plugin id, an API principal.
-    pub actor: String,
-    pub plugin: Option<String>,
-    pub correlation: Option<String>,
-    pub detail: serde_json::Value,
-}
-
-impl AuditEvent {
-    pub fn new(kind: AuditKind, actor: impl Into<String>, detail: serde_json::Value) -> Self {
-        Self {
-            kind,
-            actor: actor.into(),
-            plugin: None,
-            correlation: None,
-            detail,
-        }
-    }
-
-    pub fn plugin(mut self, plugin: impl Into<String>) -> Self {
-        self.plugin = Some(plugin.into());
-        self
-    }
-
-    pub fn correlation(mut self, correlation: impl Into<String>) -> Self {
-        self.correlation = Some(correlation.into());
-        self
-    }
-}
+/// One thing that happened, as the deciding layer saw it: the store's record
+/// before it is given a sequence number, time and hash. (`actor` is who acted:
+/// `host`, `bus`, a plugin id, an API principal.)
+pub use djinn_store::NewAuditRecord as AuditEvent;
 
 /// A destination for audit events.
 pub trait AuditSink: Send + Sync {

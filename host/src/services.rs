@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use djinn_llm::{LlmStack, Usage, UsageLedger, UtcDay};
+use djinn_store::Store;
 use djinn_store::chrono::NaiveDate;
-use djinn_store::{NewAuditRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{AuditEvent, AuditSink};
@@ -83,7 +83,7 @@ impl StoreAudit {
                 let mut next = Some(first);
                 while let Some(msg) = next.take() {
                     match msg {
-                        AuditMsg::Event(e) => batch.push(to_record(e)),
+                        AuditMsg::Event(e) => batch.push(e),
                         AuditMsg::Flush(w) => waiters.push(w),
                     }
                     if batch.len() < AUDIT_BATCH {
@@ -119,17 +119,6 @@ impl StoreAudit {
     pub fn lost(&self) -> u64 {
         self.lost.load(std::sync::atomic::Ordering::Relaxed)
     }
-}
-
-fn to_record(e: AuditEvent) -> NewAuditRecord {
-    let mut r = NewAuditRecord::new(e.kind, e.actor, e.detail);
-    if let Some(p) = e.plugin {
-        r = r.plugin(p);
-    }
-    if let Some(c) = e.correlation {
-        r = r.correlation(c);
-    }
-    r
 }
 
 impl AuditSink for StoreAudit {

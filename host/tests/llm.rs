@@ -1,14 +1,18 @@
 //! A real plugin's `llm.complete` through the host's grant check and the whole
 //! provider chain to an OpenAI-compatible server on loopback.
 
+mod common;
+
+use common::msg;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::{Json, Router, http::HeaderMap, routing::post};
+use djinn::Runtime;
 use djinn::audit::{AuditKind, MemoryAudit};
 use djinn::capabilities::Services;
 use djinn::runtime::{Fault, Manifest, Message, Plugin};
-use djinn::{Runtime, RuntimeConfig};
 use djinn_llm::{LlmConfig, MemoryLedger};
 use serde_json::{Value, json};
 
@@ -41,18 +45,6 @@ async fn fake_openai(calls: Arc<AtomicUsize>) -> String {
     format!("http://{addr}")
 }
 
-fn msg(topic: &str, payload: &str) -> Message {
-    Message {
-        id: "m".into(),
-        correlation_id: "c".into(),
-        topic: topic.into(),
-        sender: "test".into(),
-        recipient: None,
-        payload: payload.into(),
-        metadata: vec![],
-    }
-}
-
 struct Setup {
     runtime: Runtime,
     audit: Arc<MemoryAudit>,
@@ -76,10 +68,7 @@ async fn setup() -> Setup {
         audit: audit.clone(),
         ..Services::default()
     };
-    let runtime_config = RuntimeConfig {
-        cache_dir: Some(std::env::temp_dir().join("djinn-test-cache")),
-        ..RuntimeConfig::default()
-    };
+    let runtime_config = common::runtime_config();
     Setup {
         runtime: Runtime::new(runtime_config, services).unwrap(),
         audit,

@@ -1,19 +1,18 @@
 //! Start-up from the registry: bundled plugins seed an empty database once; after
 //! that the database decides what loads.
 
+mod common;
+
 use std::sync::Arc;
 
+use djinn::Runtime;
 use djinn::audit::{AuditKind, MemoryAudit};
 use djinn::capabilities::Services;
 use djinn::registry::{BundledPlugin, load_registered};
-use djinn::{Runtime, RuntimeConfig};
 use djinn_store::{PluginState, PluginUpload, Store};
 
 fn runtime(audit: Arc<MemoryAudit>) -> Runtime {
-    let config = RuntimeConfig {
-        cache_dir: Some(std::env::temp_dir().join("djinn-test-cache")),
-        ..RuntimeConfig::default()
-    };
+    let config = common::runtime_config();
     let services = Services {
         audit,
         ..Services::default()

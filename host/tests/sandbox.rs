@@ -1,30 +1,19 @@
 //! The sandbox against hostile plugins: each attack ends that call with the right
 //! fault within its limit, and the host keeps serving healthy plugins.
 
+mod common;
+
+use common::msg;
+
 use std::sync::Arc;
 
 use djinn::capabilities::Services;
-use djinn::runtime::{Fault, LoadError, Manifest, Message, Plugin};
+use djinn::runtime::{Fault, LoadError, Manifest, Plugin};
 use djinn::{Runtime, RuntimeConfig};
 
 fn runtime() -> Runtime {
-    let config = RuntimeConfig {
-        cache_dir: Some(std::env::temp_dir().join("djinn-test-cache")),
-        ..RuntimeConfig::default()
-    };
+    let config = common::runtime_config();
     Runtime::new(config, Services::default()).expect("runtime")
-}
-
-fn msg(topic: &str, payload: &str) -> Message {
-    Message {
-        id: "m1".into(),
-        correlation_id: "c1".into(),
-        topic: topic.into(),
-        sender: "test".into(),
-        recipient: None,
-        payload: payload.into(),
-        metadata: vec![],
-    }
 }
 
 async fn load(

@@ -1,22 +1,14 @@
 //! The store-backed services a long-running host uses: LLM budgets survive a
 //! restart, kv lives in the database, audit events land in the hash chain.
 
-use djinn::config::HostConfig;
-use djinn::runtime::{Fault, Manifest, Message};
-use djinn::services::{self, HostServices};
-use djinn::{Runtime, RuntimeConfig};
+mod common;
 
-fn msg(topic: &str, payload: &str) -> Message {
-    Message {
-        id: "m".into(),
-        correlation_id: "c".into(),
-        topic: topic.into(),
-        sender: "test".into(),
-        recipient: None,
-        payload: payload.into(),
-        metadata: vec![],
-    }
-}
+use common::msg;
+
+use djinn::Runtime;
+use djinn::config::HostConfig;
+use djinn::runtime::{Fault, Manifest};
+use djinn::services::{self, HostServices};
 
 async fn host(dir: &std::path::Path) -> (HostServices, Runtime) {
     let config = HostConfig {
@@ -24,10 +16,7 @@ async fn host(dir: &std::path::Path) -> (HostServices, Runtime) {
         ..HostConfig::default()
     };
     let hs = services::open(&config).await.unwrap();
-    let rt_config = RuntimeConfig {
-        cache_dir: Some(std::env::temp_dir().join("djinn-test-cache")),
-        ..RuntimeConfig::default()
-    };
+    let rt_config = common::runtime_config();
     let rt = Runtime::new(rt_config, hs.services.clone()).unwrap();
     (hs, rt)
 }

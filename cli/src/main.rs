@@ -1,10 +1,13 @@
 //! The `djinn` command. This file only parses arguments and dispatches.
 
+mod ask;
 mod audit;
 mod inspect;
 mod logging;
 mod run;
 mod scaffold;
+mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,11 +37,26 @@ enum Command {
     },
     /// Call a plugin once and print the outcome with the fuel and time it took.
     Run(run::Args),
+    /// Ask a question through every bundled agent and policy (mock LLM).
+    Ask(ask::Args),
+    /// Serve the HTTP API over the registered plugins.
+    Serve(serve::Args),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Check or read the hash-chained audit log in the configured database.
     Audit {
         #[command(subcommand)]
         command: audit::Command,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a random token and print the config lines (with its hash) that admit it.
+    Create(token::Args),
 }
 
 #[derive(Subcommand)]
@@ -54,7 +72,7 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create a plugin crate that builds, with a manifest and a harness test.
+    /// Create a plugin (Rust crate, Python or JavaScript folder) that builds, with a manifest and a test.
     New(scaffold::Args),
 }
 
@@ -85,6 +103,14 @@ fn main() -> ExitCode {
                 command: PluginCommand::New(args),
             } => scaffold::run(&args),
             Command::Run(args) => run::run(args).await,
+            Command::Ask(args) => ask::run(args).await,
+            Command::Serve(args) => {
+                let config = djinn::config::HostConfig::load(cli.config.as_deref())?;
+                serve::run(config, args).await
+            }
+            Command::Token {
+                command: TokenCommand::Create(args),
+            } => token::run(&args),
             Command::Audit { command } => {
                 let config = djinn::config::HostConfig::load(cli.config.as_deref())?;
                 audit::run(&config, command).await

@@ -1,4 +1,6 @@
-//! `djinn plugin new`: a plugin crate that builds, with a manifest and a harness test.
+//! `djinn plugin new`: a plugin that builds with one command, with its manifest.
+//! Rust (the default) gets a crate with a harness test; Python and JavaScript get a
+//! `build.sh` calling componentize-py or componentize-js against a copy of the WIT.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +15,9 @@ pub struct Args {
     /// Agent or policy.
     #[arg(long, value_enum, default_value = "agent")]
     kind: Kind,
+    /// The plugin's language.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
     /// Where to create the folder (default: ./NAME).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -22,6 +27,96 @@ pub struct Args {
 enum Kind {
     Agent,
     Policy,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+/// The host's WIT, copied into Python and JavaScript plugins as their dependency.
+const DJINN_WIT: &str = include_str!("../../wit/djinn.wit");
+
+/// The files of a new Python or JavaScript plugin, as (relative path, contents).
+/// `build.sh` must be made executable by the caller.
+pub fn interpreted_files(name: &str, agent: bool, lang: Lang) -> Vec<(PathBuf, String)> {
+    let (world, manifest) = if agent {
+        (
+            include_str!("../templates/interp/agent-world.wit"),
+            include_str!("../templates/interp/agent.toml"),
+        )
+    } else {
+        (
+            include_str!("../templates/interp/policy-world.wit"),
+            include_str!("../templates/interp/policy.toml"),
+        )
+    };
+    let lang_name = match lang {
+        Lang::Python => "Python",
+        _ => "JavaScript",
+    };
+    let mut files = vec![
+        (PathBuf::from("wit/world.wit"), render(world, name)),
+        (
+            PathBuf::from("wit/deps/djinn-plugin/djinn.wit"),
+            DJINN_WIT.to_owned(),
+        ),
+        (
+            PathBuf::from("djinn.toml"),
+            render(manifest, name).replace("{{lang}}", lang_name),
+        ),
+    ];
+    match lang {
+        Lang::Python => files.extend([
+            (
+                PathBuf::from("app.py"),
+                render(
+                    if agent {
+                        include_str!("../templates/python/agent.py")
+                    } else {
+                        include_str!("../templates/python/policy.py")
+                    },
+                    name,
+                ),
+            ),
+            (
+                PathBuf::from("build.sh"),
+                render(include_str!("../templates/python/build.sh"), name),
+            ),
+            (
+                PathBuf::from(".gitignore"),
+                include_str!("../templates/python/gitignore").to_owned(),
+            ),
+        ]),
+        _ => files.extend([
+            (
+                PathBuf::from("plugin.js"),
+                render(
+                    if agent {
+                        include_str!("../templates/js/agent.js")
+                    } else {
+                        include_str!("../templates/js/policy.js")
+                    },
+                    name,
+                ),
+            ),
+            (
+                PathBuf::from("build.sh"),
+                render(include_str!("../templates/js/build.sh"), name),
+            ),
+            (
+                PathBuf::from("package.json"),
+                render(include_str!("../templates/js/package.json"), name),
+            ),
+            (
+                PathBuf::from(".gitignore"),
+                include_str!("../templates/js/gitignore").to_owned(),
+            ),
+        ]),
+    }
+    files
 }
 
 /// This checkout's root; plugins created inside it join its workspace.
@@ -98,6 +193,42 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if args.lang != Lang::Rust {
+        for (rel, contents) in
+            interpreted_files(&args.name, matches!(args.kind, Kind::Agent), args.lang)
+        {
+            let path = dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, contents)
+                .with_context(|| format!("writing {}", path.display()))?;
+            #[cfg(unix)]
+            if rel == Path::new("build.sh") {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            }
+        }
+        let (lang, install) = match args.lang {
+            Lang::Python => (
+                "Python",
+                "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1",
+            ),
+            _ => ("JavaScript", "npm install"),
+        };
+        println!("created {} ({lang} plugin)", dir.display());
+        println!("install: cd {} && {install}", dir.display());
+        println!("build:   ./build.sh");
+        println!(
+            "inspect: djinn plugin inspect {}.wasm --manifest djinn.toml",
+            args.name
+        );
+        println!(
+            "run:     djinn run {}.wasm --message '{{\"topic\": \"{}\", \"payload\": {{}}}}'",
+            args.name, args.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let abs = dir.canonicalize()?;
     let root = Path::new(WORKSPACE_ROOT).canonicalize().ok();
     let in_workspace = root.as_ref().is_some_and(|r| abs.starts_with(r));

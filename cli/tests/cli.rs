@@ -198,7 +198,11 @@ fn audit_verify_and_tail_on_a_database() {
     };
     let out = run(&["audit", "verify"]);
     assert!(out.status.success(), "{out:?}");
-    assert!(stdout(&out).contains("intact: 3 records"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("intact: 3 records"),
+        "{}",
+        stdout(&out)
+    );
     let out = run(&["audit", "tail", "-n", "2", "--json"]);
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()

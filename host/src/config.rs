@@ -23,6 +23,26 @@ pub struct HostConfig {
     pub plugin_config: HashMap<String, BTreeMap<String, String>>,
     /// Providers, routes, cache, breaker, retry and prices (see docs/operations.md).
     pub llm: djinn_llm::LlmConfig,
+    pub api: ApiConfig,
+}
+
+/// `[api]`: where `djinn serve` listens and who may call it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Default `127.0.0.1:8080`. Without tokens the host listens on loopback only.
+    pub listen: String,
+    /// `[[api.tokens]]`: name, role (operator|consumer), sha256 of the token.
+    pub tokens: Vec<crate::api::TokenConfig>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            tokens: Vec::new(),
+        }
+    }
 }
 
 /// Defaults for manifests that leave a limit unset, and ceilings no manifest may exceed.

@@ -159,6 +159,7 @@ pub async fn open(config: &HostConfig) -> anyhow::Result<HostServices> {
         kv: Arc::new(store.kv()),
         llm: llm.provider.clone(),
         audit: audit.clone(),
+        metrics: Arc::new(crate::metrics::HostMetrics::new()),
     };
     Ok(HostServices {
         services,

@@ -19,6 +19,7 @@ use djinn_store::{KvStore, MemoryKv};
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::audit::{AuditSink, NullAudit};
+use crate::metrics::HostMetrics;
 use crate::runtime::bindings::agent::djinn::plugin as wit;
 use crate::runtime::grants::LinkPlan;
 use crate::runtime::state::HostState;
@@ -30,6 +31,8 @@ pub struct Services {
     pub llm: Arc<dyn Provider>,
     /// Where denials and faults are reported.
     pub audit: Arc<dyn AuditSink>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<HostMetrics>,
 }
 
 impl Default for Services {
@@ -40,6 +43,7 @@ impl Default for Services {
             kv: Arc::new(MemoryKv::new()),
             llm: Arc::new(MockProvider::default()),
             audit: Arc::new(NullAudit),
+            metrics: Arc::new(HostMetrics::new()),
         }
     }
 }

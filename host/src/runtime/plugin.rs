@@ -159,6 +159,14 @@ impl Plugin {
             Ok(Err(err)) => Err(classify(&err, state, limits)),
         };
         self.emit_output(&store, &outcome);
+        let kind = match &outcome {
+            Ok(_) => "ok",
+            Err(f) => f.kind(),
+        };
+        self.ctx
+            .services
+            .metrics
+            .plugin_call(self.id(), kind, fuel_consumed);
         CallReport {
             outcome,
             fuel_consumed,

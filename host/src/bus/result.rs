@@ -1,0 +1,149 @@
+//! What one question produced: the answer, every call and verdict, every failure
+//! and the timings. Serializable as is, so `djinn ask --json` prints it whole.
+
+use serde::Serialize;
+
+/// How a question ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AskStatus {
+    /// An `answer` crossed the outbound gate.
+    Answered,
+    /// A policy denied the question (inbound) or the answer (outbound).
+    Denied {
+        policy: String,
+        stage: String,
+        reason: String,
+    },
+    /// The question's deadline passed before an answer.
+    Deadline { timeout_ms: u64 },
+    /// The question emitted more messages than its budget allows (a storm).
+    BudgetExhausted { budget: u32 },
+    /// The caller cancelled the question.
+    Cancelled,
+    /// Every branch finished and none produced an `answer`.
+    NoAnswer,
+}
+
+/// One agent call.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentCall {
+    pub agent: String,
+    pub topic_in: String,
+    pub topics_out: Vec<String>,
+    /// What the agent emitted (payloads as JSON).
+    pub outputs: Vec<Output>,
+    /// `ok` or the fault kind (`trap`, `out_of_fuel`, `deadline`, `plugin_error`, ...).
+    pub outcome: String,
+    pub fault: Option<String>,
+    pub fuel: u64,
+    /// Since the question started.
+    pub started_ms: f64,
+    pub duration_ms: f64,
+}
+
+/// One policy's verdict on one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictRecord {
+    pub policy: String,
+    /// `inbound`, `hop` or `outbound`.
+    pub stage: String,
+    pub topic: String,
+    pub recipient: Option<String>,
+    /// `allow`, `deny` or `redact`.
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub fuel: u64,
+    pub duration_ms: f64,
+}
+
+/// A branch (or a hop) that did not deliver, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedBranch {
+    pub agent: String,
+    /// The topic the agent was handling.
+    pub topic: String,
+    pub reason: String,
+}
+
+/// One branch of a gather.
+#[derive(Debug, Clone, Serialize)]
+pub struct BranchTiming {
+    pub agent: String,
+    pub outcome: String,
+    pub duration_ms: f64,
+}
+
+/// A `djinn-gather` fan-out/fan-in stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTiming {
+    /// The topic of the message that was fanned out (`analysis.result`).
+    pub origin_topic: String,
+    /// The topic of the gathered message (`analysis.gathered`).
+    pub gather_topic: String,
+    /// Since the question started.
+    pub started_ms: f64,
+    /// From fan-out to the last branch: the slowest branch, not the sum.
+    pub wall_ms: f64,
+    pub branches: Vec<BranchTiming>,
+}
+
+/// A message no agent received (no subscriber); listed rather than dropped silently.
+#[derive(Debug, Clone, Serialize)]
+pub struct Undelivered {
+    pub topic: String,
+    pub sender: String,
+    pub reason: String,
+}
+
+/// Everything one [`super::Bus::ask`] produced.
+#[derive(Debug, Serialize)]
+pub struct AskResult {
+    pub correlation_id: String,
+    #[serde(flatten)]
+    pub status: AskStatus,
+    /// The answer payload (JSON; a non-JSON payload becomes a JSON string).
+    pub answer: Option<serde_json::Value>,
+    pub calls: Vec<AgentCall>,
+    pub verdicts: Vec<VerdictRecord>,
+    pub failed: Vec<FailedBranch>,
+    pub stages: Vec<StageTiming>,
+    pub undelivered: Vec<Undelivered>,
+    /// Messages routed for this question.
+    pub messages: u32,
+    pub elapsed_ms: f64,
+    /// The background work on the answer (the judge): await it for its report.
+    /// Dropping it leaves the work running to its own deadline.
+    #[serde(skip)]
+    pub background: Option<tokio::task::JoinHandle<BackgroundReport>>,
+}
+
+impl AskResult {
+    /// The answer's `text`, if the answer has one.
+    pub fn answer_text(&self) -> Option<&str> {
+        self.answer.as_ref()?.get("text")?.as_str()
+    }
+}
+
+/// What the background subscribers of the answer (the judge) did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackgroundReport {
+    pub calls: Vec<AgentCall>,
+    pub verdicts: Vec<VerdictRecord>,
+    pub failed: Vec<FailedBranch>,
+    /// Messages they emitted (`judge.score`), payload as JSON.
+    pub outputs: Vec<Output>,
+}
+
+/// A message an agent emitted, payload as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    pub agent: String,
+    pub topic: String,
+    pub payload: serde_json::Value,
+}
+
+/// Parses a payload as JSON, keeping non-JSON text as a JSON string.
+pub(crate) fn payload_json(payload: &str) -> serde_json::Value {
+    serde_json::from_str(payload).unwrap_or_else(|_| serde_json::Value::String(payload.to_owned()))
+}

@@ -15,20 +15,6 @@ use djinn::runtime::Manifest;
 use djinn::{Runtime, RuntimeConfig};
 use serde_json::{Value, json};
 
-/// The policy chain order docs/policies.md suggests: cheap structural checks
-/// first, `pii` after `prompt-injection` so the injection screen sees the raw text.
-const POLICY_ORDER: [&str; 9] = [
-    "max-length",
-    "required-metadata",
-    "rbac",
-    "schema",
-    "prompt-injection",
-    "pii",
-    "classification",
-    "residency",
-    "explainability",
-];
-
 /// How long `djinn ask` waits for the judge after the answer.
 const JUDGE_WAIT: Duration = Duration::from_secs(20);
 
@@ -94,7 +80,12 @@ async fn bus() -> anyhow::Result<Bus> {
     };
     let runtime = Runtime::new(config, Services::default())?;
     let bus_config = BusConfig {
-        policy_order: Some(POLICY_ORDER.iter().map(|s| (*s).to_owned()).collect()),
+        policy_order: Some(
+            djinn::bus::DEFAULT_POLICY_ORDER
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
         ..BusConfig::default()
     };
     let mut builder = Bus::builder(bus_config).audit(Arc::new(MemoryAudit::new()));

@@ -13,18 +13,6 @@ use djinn::runtime::{Manifest, Stage};
 use djinn::{Runtime, RuntimeConfig};
 use serde_json::json;
 
-const POLICY_ORDER: [&str; 9] = [
-    "max-length",
-    "required-metadata",
-    "rbac",
-    "schema",
-    "prompt-injection",
-    "pii",
-    "classification",
-    "residency",
-    "explainability",
-];
-
 fn bench(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -40,7 +28,12 @@ fn bench(c: &mut Criterion) {
         .block_on(async { Runtime::new(config, Services::default()) })
         .unwrap();
     let bus_config = BusConfig {
-        policy_order: Some(POLICY_ORDER.iter().map(|s| s.to_string()).collect()),
+        policy_order: Some(
+            djinn::bus::DEFAULT_POLICY_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
         ..BusConfig::default()
     };
     let mut builder = Bus::builder(bus_config).audit(Arc::new(NullAudit));
@@ -77,7 +70,7 @@ fn bench(c: &mut Criterion) {
     question.id = "m".into();
     question.correlation_id = "c".into();
     let chain = bus.gate().clone();
-    assert_eq!(chain.ids(), POLICY_ORDER);
+    assert_eq!(chain.ids(), djinn::bus::DEFAULT_POLICY_ORDER);
     let empty = PolicyGate::new(Vec::new());
     let mut group = c.benchmark_group("gate");
     group.bench_function("question with statement, 9 policies", |b| {

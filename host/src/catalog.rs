@@ -70,6 +70,13 @@ fn build_bus(
     plugins: &[Arc<Plugin>],
 ) -> Result<Arc<Bus>, BusError> {
     let mut b = Bus::builder(config.clone()).audit(audit.clone());
+    // Policies judge in the documented order whatever order they were installed in
+    // (a stable sort: agents and unlisted policies keep theirs).
+    let mut plugins: Vec<&Arc<Plugin>> = plugins.iter().collect();
+    plugins.sort_by_key(|p| match p.kind() {
+        PluginKind::Policy => crate::bus::default_policy_rank(p.id()),
+        PluginKind::Agent => 0,
+    });
     for p in plugins {
         b = b.plugin(p.clone())?;
     }

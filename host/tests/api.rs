@@ -201,7 +201,17 @@ async fn ask_answers_with_branches_and_verdicts() {
         .json()
         .await
         .unwrap();
-    assert!(list.as_array().unwrap().iter().any(|a| a["id"] == "pii"));
+    let order: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        djinn::bus::DEFAULT_POLICY_ORDER,
+        "policies judge in the documented order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

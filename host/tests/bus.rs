@@ -13,19 +13,6 @@ use djinn::{Runtime, RuntimeConfig};
 use djinn_llm::{MockConfig, MockProvider};
 use serde_json::{Value, json};
 
-/// The chain order docs/policies.md suggests.
-const POLICY_ORDER: [&str; 9] = [
-    "max-length",
-    "required-metadata",
-    "rbac",
-    "schema",
-    "prompt-injection",
-    "pii",
-    "classification",
-    "residency",
-    "explainability",
-];
-
 fn runtime_with(
     services: Services,
     plugin_config: HashMap<String, BTreeMap<String, String>>,
@@ -51,7 +38,12 @@ async fn load(rt: &Runtime, name: &str, edit: impl Fn(&str) -> String) -> Arc<Pl
 /// Every bundled agent and policy, policies in the suggested order.
 async fn pipeline(rt: &Runtime, audit: Arc<MemoryAudit>) -> Bus {
     let config = BusConfig {
-        policy_order: Some(POLICY_ORDER.iter().map(|s| s.to_string()).collect()),
+        policy_order: Some(
+            djinn::bus::DEFAULT_POLICY_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
         ..BusConfig::default()
     };
     let mut builder = Bus::builder(config).audit(audit);

@@ -179,10 +179,16 @@ pub async fn agents(State(state): State<AppState>) -> Json<Value> {
     ))
 }
 
+/// The enabled policies in the order they judge.
 pub async fn policies(State(state): State<AppState>) -> Json<Value> {
     let s = state.catalog.snapshot();
     Json(Value::Array(
-        s.of_kind(PluginKind::Policy).map(|p| describe(p)).collect(),
+        s.bus
+            .policies()
+            .into_iter()
+            .filter_map(|id| s.get(id))
+            .map(|p| describe(p))
+            .collect(),
     ))
 }
 

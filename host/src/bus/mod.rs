@@ -49,6 +49,29 @@ pub const GATHER_KEY: &str = "djinn-gather";
 pub const QUESTION_TOPIC: &str = "question";
 /// The topic that ends a question.
 pub const ANSWER_TOPIC: &str = "answer";
+
+/// The order the bundled policies judge in (docs/policies.md): cheap structural
+/// checks first, `pii` after `prompt-injection` so the injection screen sees the
+/// raw text. Policies not listed here come after these, in the order added.
+pub const DEFAULT_POLICY_ORDER: [&str; 9] = [
+    "max-length",
+    "required-metadata",
+    "rbac",
+    "schema",
+    "prompt-injection",
+    "pii",
+    "classification",
+    "residency",
+    "explainability",
+];
+
+/// Where a policy id falls in [`DEFAULT_POLICY_ORDER`] (unlisted ids sort last).
+pub fn default_policy_rank(id: &str) -> usize {
+    DEFAULT_POLICY_ORDER
+        .iter()
+        .position(|p| *p == id)
+        .unwrap_or(DEFAULT_POLICY_ORDER.len())
+}
 /// The `sender` of messages the bus itself emits (gathers) and of the question.
 pub const BUS_SENDER: &str = "bus";
 

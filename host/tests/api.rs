@@ -93,6 +93,10 @@ fn statement_question() -> Value {
     json!({ "question": "How am I doing?", "context": { "statement": { "csv": csv } } })
 }
 
+async fn status_of(req: reqwest::RequestBuilder) -> StatusCode {
+    req.send().await.unwrap().status()
+}
+
 async fn error_code(resp: reqwest::Response) -> (StatusCode, String, String) {
     let status = resp.status();
     let body: Value = resp.json().await.unwrap();
@@ -321,12 +325,7 @@ async fn tokens_and_roles_are_enforced_and_failures_audited() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
-        s.http
-            .get(format!("{}/healthz", s.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.get(format!("{}/healthz", s.base))).await,
         StatusCode::OK
     );
 
@@ -443,12 +442,7 @@ async fn operator_routes_manage_plugins_and_keep_the_old_version_on_a_bad_upload
 
     // Disable, enable, remove, upload anew.
     assert_eq!(
-        s.http
-            .post(url("/v1/plugins/echo/disable"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.post(url("/v1/plugins/echo/disable"))).await,
         StatusCode::OK
     );
     assert!(!agents(&s).await.contains(&"echo".to_owned()));
@@ -469,42 +463,21 @@ async fn operator_routes_manage_plugins_and_keep_the_old_version_on_a_bad_upload
             .any(|p| p["id"] == "echo" && p["state"] == "disabled" && p["loaded"].is_null())
     );
     assert_eq!(
-        s.http
-            .post(url("/v1/plugins/echo/enable"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.post(url("/v1/plugins/echo/enable"))).await,
         StatusCode::OK
     );
     assert!(agents(&s).await.contains(&"echo".to_owned()));
     assert_eq!(
-        s.http
-            .delete(url("/v1/plugins/echo"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.delete(url("/v1/plugins/echo"))).await,
         StatusCode::NO_CONTENT
     );
     assert!(!agents(&s).await.contains(&"echo".to_owned()));
     assert_eq!(
-        s.http
-            .delete(url("/v1/plugins/echo"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.delete(url("/v1/plugins/echo"))).await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        s.http
-            .post(url("/v1/plugins"))
-            .multipart(upload("echo"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(s.http.post(url("/v1/plugins")).multipart(upload("echo"))).await,
         StatusCode::CREATED
     );
 

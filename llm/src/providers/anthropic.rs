@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::{HttpSettings, client, malformed, post_json, secret_header, tokens};
-use crate::{ApiKey, CallContext, CompletionRequest, CompletionResponse, LlmError, Provider};
+use crate::{CallContext, CompletionRequest, CompletionResponse, LlmError, Provider};
 
 /// The API version this client speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -103,16 +103,6 @@ impl AnthropicProvider {
             output_tokens: tokens(&usage["output_tokens"]),
         })
     }
-
-    fn key(&self) -> Result<&ApiKey, LlmError> {
-        self.settings
-            .api_key
-            .as_ref()
-            .ok_or_else(|| LlmError::Unauthorized {
-                provider: self.settings.name.clone(),
-                message: "no API key configured".into(),
-            })
-    }
 }
 
 #[async_trait]
@@ -128,9 +118,11 @@ impl Provider for AnthropicProvider {
     ) -> Result<CompletionResponse, LlmError> {
         let mut headers = HeaderMap::new();
         let (n, v) =
-            secret_header("x-api-key", self.key()?, "").map_err(|m| LlmError::Unauthorized {
-                provider: self.settings.name.clone(),
-                message: m,
+            secret_header("x-api-key", self.settings.required_key()?, "").map_err(|m| {
+                LlmError::Unauthorized {
+                    provider: self.settings.name.clone(),
+                    message: m,
+                }
             })?;
         headers.insert(n, v);
         headers.insert(

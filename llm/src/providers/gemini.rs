@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::{HttpSettings, client, malformed, post_json, secret_header, tokens};
-use crate::{ApiKey, CallContext, CompletionRequest, CompletionResponse, LlmError, Provider};
+use crate::{CallContext, CompletionRequest, CompletionResponse, LlmError, Provider};
 
 /// A client for the Gemini `generateContent` endpoint.
 #[derive(Debug)]
@@ -102,16 +102,6 @@ impl GeminiProvider {
             output_tokens: tokens(&usage["candidatesTokenCount"]),
         })
     }
-
-    fn key(&self) -> Result<&ApiKey, LlmError> {
-        self.settings
-            .api_key
-            .as_ref()
-            .ok_or_else(|| LlmError::Unauthorized {
-                provider: self.settings.name.clone(),
-                message: "no API key configured".into(),
-            })
-    }
 }
 
 /// Model names go into the URL path; refuse anything that could change the path.
@@ -140,12 +130,13 @@ impl Provider for GeminiProvider {
             });
         }
         let mut headers = HeaderMap::new();
-        let (n, v) = secret_header("x-goog-api-key", self.key()?, "").map_err(|m| {
-            LlmError::Unauthorized {
-                provider: self.settings.name.clone(),
-                message: m,
-            }
-        })?;
+        let (n, v) =
+            secret_header("x-goog-api-key", self.settings.required_key()?, "").map_err(|m| {
+                LlmError::Unauthorized {
+                    provider: self.settings.name.clone(),
+                    message: m,
+                }
+            })?;
         headers.insert(n, v);
         let url = self
             .settings

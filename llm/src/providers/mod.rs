@@ -69,6 +69,14 @@ impl HttpSettings {
         self
     }
 
+    /// The key, for APIs that cannot be called without one.
+    pub(crate) fn required_key(&self) -> Result<&ApiKey, LlmError> {
+        self.api_key.as_ref().ok_or_else(|| LlmError::Unauthorized {
+            provider: self.name.clone(),
+            message: "no API key configured".into(),
+        })
+    }
+
     /// `base_url` + `path`, without doubled slashes.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), path)

@@ -179,7 +179,7 @@ impl Plugin {
         let state = store.data();
         let plugin = self.id();
         for (stream, capture) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
-            let (text, dropped) = capture.take();
+            let (text, dropped) = capture.contents();
             for line in text.lines().filter(|l| !l.is_empty()) {
                 tracing::info!(target: "djinn::plugin", plugin, stream, "{line}");
             }
@@ -335,7 +335,7 @@ fn classify(
         Some(trap) => {
             // A Rust guest prints its panic message to stderr before aborting;
             // that is what the plugin author needs to see.
-            let (stderr, _) = state.stderr.take_peek();
+            let (stderr, _) = state.stderr.contents();
             let said: Vec<&str> = stderr
                 .lines()
                 .map(str::trim)

@@ -164,22 +164,9 @@ struct CaptureBuf {
 }
 
 impl Capture {
-    /// The captured text and how many bytes were dropped past the cap.
-    pub(crate) fn take(&self) -> (String, usize) {
-        match self.0.lock() {
-            Ok(mut b) => {
-                let text = String::from_utf8_lossy(&b.bytes).into_owned();
-                let dropped = b.dropped;
-                b.bytes.clear();
-                b.dropped = 0;
-                (text, dropped)
-            }
-            Err(_) => (String::new(), 0),
-        }
-    }
-
-    /// The captured text, leaving it in place.
-    pub(crate) fn take_peek(&self) -> (String, usize) {
+    /// The captured text and how many bytes were dropped past the cap. The buffer
+    /// lives only as long as its call's store, so it is never cleared.
+    pub(crate) fn contents(&self) -> (String, usize) {
         match self.0.lock() {
             Ok(b) => (String::from_utf8_lossy(&b.bytes).into_owned(), b.dropped),
             Err(_) => (String::new(), 0),

@@ -17,6 +17,12 @@ pub struct Args {
     /// Address to listen on (overrides `[api] listen`).
     #[arg(long)]
     listen: Option<String>,
+    /// Also hot-load plugin folders (djinn.toml + one .wasm each) from this directory.
+    #[arg(long, value_name = "DIR")]
+    watch: Option<std::path::PathBuf>,
+    /// How often `--watch` scans, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    watch_interval_ms: u64,
 }
 
 pub async fn run(config: HostConfig, args: Args) -> anyhow::Result<ExitCode> {
@@ -45,20 +51,16 @@ pub async fn run(config: HostConfig, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or(&config.api.listen)
         .parse()
         .context("the listen address must be IP:PORT, e.g. 127.0.0.1:8080")?;
-    if config.api.tokens.is_empty() && !addr.ip().is_loopback() {
+    let state = AppState::new(catalog, host.store.clone(), &config.api)?
+        .with_llm_metrics(host.llm.metrics.clone());
+    if state.auth.is_open() && !addr.ip().is_loopback() {
         eprintln!(
-            "warning: no API tokens are configured, so djinn listens on 127.0.0.1 only \
-             (add [[api.tokens]] to listen on {})",
+            "warning: no API tokens or JWT issuer are configured, so djinn listens on \
+             127.0.0.1 only (add [[api.tokens]] or [api.jwt] to listen on {})",
             addr.ip()
         );
         addr.set_ip([127, 0, 0, 1].into());
     }
-    let state = AppState {
-        catalog,
-        store: host.store.clone(),
-        tokens: Arc::new(config.api.tokens.clone()),
-        llm_metrics: Some(host.llm.metrics.clone()),
-    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -68,12 +70,23 @@ pub async fn run(config: HostConfig, args: Args) -> anyhow::Result<ExitCode> {
         "djinn listening on http://{bound} ({} plugins, database {}){}",
         snapshot.plugins.len(),
         format!("{:?}", host.store.backend()).to_lowercase(),
-        if state.tokens.is_empty() {
+        if state.auth.is_open() {
             "; no tokens configured: every local caller is an operator"
         } else {
             ""
         }
     );
+    let _watcher = args.watch.map(|dir| {
+        eprintln!(
+            "watching {} for plugin folders (every {} ms)",
+            dir.display(),
+            args.watch_interval_ms
+        );
+        let watcher = djinn::watch::Watcher::new(state.catalog.clone(), dir);
+        AbortOnDrop(tokio::spawn(watcher.run(std::time::Duration::from_millis(
+            args.watch_interval_ms.max(50),
+        ))))
+    });
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown())
         .await?;
@@ -99,4 +112,13 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or(());
+}
+
+/// Stops the watcher when serve returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -34,6 +34,13 @@ pub struct ApiConfig {
     pub listen: String,
     /// `[[api.tokens]]`: name, role (operator|consumer), sha256 of the token.
     pub tokens: Vec<crate::api::TokenConfig>,
+    /// `[api.jwt]`: accept JWTs from one issuer as well (HS256 or RS256).
+    pub jwt: Option<crate::api::JwtConfig>,
+    /// Questions running at once; more get 503 `overloaded` (default 64).
+    pub max_running_asks: usize,
+    /// Questions one caller may start per minute; more get 429 `rate_limited`
+    /// (default 0: no per-caller limit).
+    pub asks_per_minute: u32,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +48,9 @@ impl Default for ApiConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             tokens: Vec::new(),
+            jwt: None,
+            max_running_asks: 64,
+            asks_per_minute: 0,
         }
     }
 }

@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod registry;
 pub mod runtime;
 pub mod services;
+pub mod watch;
 
 pub use runtime::{Plugin, Runtime, RuntimeConfig};

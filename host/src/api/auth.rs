@@ -1,7 +1,8 @@
 //! Bearer tokens with roles. Tokens are configured as SHA-256 hashes (the host
-//! never stores a usable token); `operator` may use every route, `consumer` only
-//! the ask routes. Failures are 401 (no or unknown token) or 403 (wrong role),
-//! and every failure is audited.
+//! never stores a usable token), or are JWTs from an identity provider
+//! ([`super::jwt`]); `operator` may use every route, `consumer` only the ask
+//! routes. Failures are 401 (no, unknown, expired or forged token) or 403 (wrong
+//! role), and every failure is audited.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use super::jwt::{JwtConfigError, JwtVerifier};
 use crate::audit::{AuditEvent, AuditKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -39,6 +41,48 @@ pub struct Principal {
     pub role: Role,
 }
 
+/// Who may call: the configured tokens and the JWT verifier.
+#[derive(Debug, Default)]
+pub struct Auth {
+    tokens: Vec<TokenConfig>,
+    jwt: Option<JwtVerifier>,
+}
+
+impl Auth {
+    pub fn new(tokens: Vec<TokenConfig>, jwt: Option<JwtVerifier>) -> Self {
+        Self { tokens, jwt }
+    }
+
+    /// From `[api]`; fails when `[api.jwt]` is unusable (no secret, bad key).
+    pub fn from_config(api: &crate::config::ApiConfig) -> Result<Self, JwtConfigError> {
+        let jwt = api.jwt.as_ref().map(JwtVerifier::from_config).transpose()?;
+        Ok(Self::new(api.tokens.clone(), jwt))
+    }
+
+    /// No token and no JWT issuer configured: every (loopback) caller is an operator.
+    pub fn is_open(&self) -> bool {
+        self.tokens.is_empty() && self.jwt.is_none()
+    }
+
+    /// The caller a bearer token names, or why it is refused.
+    fn principal(&self, token: &str) -> Result<Principal, String> {
+        if let Some(jwt) = &self.jwt
+            && token.split('.').count() == 3
+        {
+            return jwt.verify(token);
+        }
+        let hash = hash_token(token);
+        self.tokens
+            .iter()
+            .find(|t| t.sha256.eq_ignore_ascii_case(&hash))
+            .map(|t| Principal {
+                name: t.name.clone(),
+                role: t.role,
+            })
+            .ok_or_else(|| "unknown token".to_owned())
+    }
+}
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -59,7 +103,7 @@ fn deny(state: &AppState, status: StatusCode, message: &str, path: &str) -> Resp
 
 async fn check(state: AppState, mut req: Request, next: Next, need: Role) -> Response {
     let path = req.uri().path().to_owned();
-    if state.tokens.is_empty() {
+    if state.auth.is_open() {
         // No tokens configured: the server only listens on loopback (see serve).
         req.extensions_mut().insert(Principal {
             name: "local".into(),
@@ -80,29 +124,22 @@ async fn check(state: AppState, mut req: Request, next: Next, need: Role) -> Res
             &path,
         );
     };
-    let hash = hash_token(token.trim());
-    let Some(t) = state
-        .tokens
-        .iter()
-        .find(|t| t.sha256.eq_ignore_ascii_case(&hash))
-    else {
-        return deny(&state, StatusCode::UNAUTHORIZED, "unknown token", &path);
+    let who = match state.auth.principal(token.trim()) {
+        Ok(who) => who,
+        Err(why) => return deny(&state, StatusCode::UNAUTHORIZED, &why, &path),
     };
-    if need == Role::Operator && t.role != Role::Operator {
+    if need == Role::Operator && who.role != Role::Operator {
         return deny(
             &state,
             StatusCode::FORBIDDEN,
             &format!(
                 "token `{}` has role consumer; this route needs operator",
-                t.name
+                who.name
             ),
             &path,
         );
     }
-    req.extensions_mut().insert(Principal {
-        name: t.name.clone(),
-        role: t.role,
-    });
+    req.extensions_mut().insert(who);
     next.run(req).await
 }
 

@@ -2,10 +2,13 @@
 //! health. Handlers only translate HTTP to the catalog, bus and store and back;
 //! every error leaves through [`error::ApiError`].
 
+pub mod admission;
 pub mod auth;
 pub mod error;
+pub mod jwt;
 mod observe;
 mod routes;
+mod stream;
 
 use std::sync::Arc;
 
@@ -17,7 +20,8 @@ use djinn_store::Store;
 
 use crate::audit::AuditSink;
 use crate::catalog::Catalog;
-pub use auth::{Role, TokenConfig, hash_token};
+pub use auth::{Auth, Role, TokenConfig, hash_token};
+pub use jwt::{JwtConfig, JwtConfigError};
 
 /// Largest ask body (question plus statement), bytes.
 pub const MAX_ASK_BYTES: usize = 4 << 20;
@@ -29,12 +33,38 @@ pub const MAX_UPLOAD_BYTES: usize = 128 << 20;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub store: Store,
-    pub tokens: Arc<Vec<TokenConfig>>,
+    pub auth: Arc<Auth>,
+    pub admission: Arc<admission::Admission>,
     /// The LLM chain's counters, rendered into `/metrics` next to the host's.
     pub llm_metrics: Option<Arc<djinn_llm::Metrics>>,
 }
 
 impl AppState {
+    /// The state for `api` (tokens, JWT issuer, ask limits); fails when `[api.jwt]`
+    /// is unusable.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Store,
+        api: &crate::config::ApiConfig,
+    ) -> Result<Self, JwtConfigError> {
+        Ok(Self {
+            catalog,
+            store,
+            auth: Arc::new(Auth::from_config(api)?),
+            admission: Arc::new(admission::Admission::new(
+                api.max_running_asks,
+                api.asks_per_minute,
+            )),
+            llm_metrics: None,
+        })
+    }
+
+    /// Renders the LLM chain's counters into `/metrics` too.
+    pub fn with_llm_metrics(mut self, metrics: Arc<djinn_llm::Metrics>) -> Self {
+        self.llm_metrics = Some(metrics);
+        self
+    }
+
     pub fn audit(&self) -> &Arc<dyn AuditSink> {
         &self.catalog.runtime().services().audit
     }
@@ -48,6 +78,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let consumer = Router::new()
         .route("/v1/ask", post(routes::ask))
+        .route("/v1/ask/stream", post(routes::ask_stream))
         .route("/v1/agents", get(routes::agents))
         .route("/v1/policies", get(routes::policies))
         .layer(DefaultBodyLimit::max(MAX_ASK_BYTES))

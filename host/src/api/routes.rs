@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{KeepAlive, KeepAliveStream, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Principal;
 use super::error::ApiError;
+use super::stream::AskStream;
 use crate::bus::AskStatus;
 use crate::runtime::{Plugin, PluginKind, RiskLevel};
 
@@ -85,11 +87,11 @@ fn with_identity(mut context: Value, who: &Principal) -> Value {
     context
 }
 
-pub async fn ask(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+/// Checks an ask body and returns the question and its context (with identity).
+fn parse_ask(
     body: Result<Json<AskBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+    who: &Principal,
+) -> Result<(String, Value), ApiError> {
     let Json(body) = body?;
     if body.question.trim().is_empty() {
         return Err(ApiError::bad_request("`question` must not be empty"));
@@ -102,11 +104,35 @@ pub async fn ask(
             "`context.metadata` must be a JSON object",
         ));
     }
-    let context = with_identity(body.context, &who);
+    Ok((body.question, with_identity(body.context, who)))
+}
+
+/// The question as Server-Sent Events: `started`, then `verdict`, `message`,
+/// `branch` and `stage` events as they happen, then one `answer` event with the
+/// same JSON `/v1/ask` returns (its `status` says how the question ended).
+pub async fn ask_stream(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<AskBody>, JsonRejection>,
+) -> Result<Sse<KeepAliveStream<AskStream>>, ApiError> {
+    let (question, context) = parse_ask(body, &who)?;
+    let admitted = state.admission.admit(&who.name)?;
+    let bus = state.catalog.snapshot().bus.clone();
+    let stream = AskStream::new(bus, question, context, state.metrics().clone(), admitted);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+pub async fn ask(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<AskBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let (question, context) = parse_ask(body, &who)?;
+    let _admitted = state.admission.admit(&who.name)?;
     // Hold one snapshot for the whole question: a hot swap during it does not
     // change the plugins this question sees.
     let bus = state.catalog.snapshot().bus.clone();
-    let result = bus.ask(&body.question, context).await;
+    let result = bus.ask(&question, context).await;
     for v in result.verdicts.iter().filter(|v| v.verdict == "deny") {
         state.metrics().policy_denial(&v.policy);
     }

@@ -20,6 +20,7 @@
 //! pose as another agent or leak into another question.
 
 pub mod correlator;
+pub mod events;
 pub mod gate;
 pub mod result;
 
@@ -36,6 +37,7 @@ use tracing::Instrument;
 use crate::audit::{AuditEvent, AuditKind, AuditSink, NullAudit};
 use crate::runtime::{Message, Plugin, PluginKind, RiskLevel, Stage};
 pub use correlator::Correlator;
+pub use events::{BusEvent, EventSender};
 pub use gate::{Denial, GateDecision, PolicyGate};
 use result::payload_json;
 pub use result::{
@@ -388,6 +390,24 @@ impl Bus {
         self.publish(question_message(question, &context)).await
     }
 
+    /// [`Bus::ask`], also sending each verdict, agent call, failed branch and
+    /// finished stage to `events` as it happens (for streaming). The sender is
+    /// dropped when the question ends, so the receiver sees the end of the stream.
+    pub async fn ask_with_events(
+        &self,
+        question: &str,
+        context: Value,
+        events: EventSender,
+    ) -> AskResult {
+        let correlation = self.inner.correlator.fresh_id();
+        let span = tracing::info_span!("question", correlation = %correlation);
+        let mut run = Run::new(self.inner.clone(), correlation);
+        run.events = Some(events);
+        run.execute(question_message(question, &context))
+            .instrument(span)
+            .await
+    }
+
     /// Publishes `msg` as a new question (inbound gate first) and runs it until an
     /// `answer` crosses the outbound gate, or nothing is left to run, or a limit
     /// stops it. Never fails: every failure is in the result.
@@ -457,6 +477,8 @@ struct Run {
     stages: Vec<StageTiming>,
     undelivered: Vec<Undelivered>,
     messages: u32,
+    /// Where a streaming caller watches the question (see [`Bus::ask_with_events`]).
+    events: Option<EventSender>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -480,7 +502,28 @@ impl Run {
             stages: Vec::new(),
             undelivered: Vec::new(),
             messages: 0,
+            events: None,
         }
+    }
+
+    /// Sends an event to a streaming caller, if there is one. A caller that went
+    /// away is not an error: the question's future is dropped with it.
+    fn emit(&self, event: impl FnOnce() -> BusEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event());
+        }
+    }
+
+    fn add_verdicts(&mut self, verdicts: Vec<VerdictRecord>) {
+        for v in &verdicts {
+            self.emit(|| BusEvent::Verdict(v.clone()));
+        }
+        self.verdicts.extend(verdicts);
+    }
+
+    fn add_failed(&mut self, failed: FailedBranch) {
+        self.emit(|| BusEvent::Branch(failed.clone()));
+        self.failed.push(failed);
     }
 
     async fn execute(mut self, mut msg: Message) -> AskResult {
@@ -492,6 +535,9 @@ impl Run {
             msg.sender = BUS_SENDER.to_owned();
         }
         tracing::info!(topic = %msg.topic, "question received");
+        self.emit(|| BusEvent::Started {
+            correlation_id: self.correlation.to_string(),
+        });
         self.inner.audit.record(
             AuditEvent::new(AuditKind::Question, "bus", json!({ "topic": msg.topic }))
                 .correlation(self.correlation.as_ref()),
@@ -508,7 +554,7 @@ impl Run {
                 &self.correlation,
             )
             .await;
-        self.verdicts.extend(inbound.verdicts);
+        self.add_verdicts(inbound.verdicts);
         if let Some(d) = inbound.denied {
             return self.finish(
                 AskStatus::Denied {
@@ -562,7 +608,7 @@ impl Run {
                     }
                     Some(Err(err)) => {
                         let (agent, topic) = self.in_flight.remove(&err.id()).unwrap_or_default();
-                        self.failed.push(FailedBranch {
+                        self.add_failed(FailedBranch {
                             agent,
                             topic,
                             reason: format!("delivery task failed: {err}"),
@@ -593,7 +639,7 @@ impl Run {
                 self.in_flight.drain().map(|(_, v)| v).collect();
             pending.sort();
             for (agent, topic) in pending {
-                self.failed.push(FailedBranch {
+                self.add_failed(FailedBranch {
                     agent,
                     topic,
                     reason: why.clone(),
@@ -632,7 +678,7 @@ impl Run {
                 &self.correlation,
             )
             .await;
-        self.verdicts.extend(decision.verdicts);
+        self.add_verdicts(decision.verdicts);
         match decision.denied {
             Some(d) => Err(AskStatus::Denied {
                 policy: d.policy,
@@ -649,29 +695,30 @@ impl Run {
             return Routed::Answer(msg);
         }
         self.messages += 1;
-        let config = &self.inner.config;
+        let inner = self.inner.clone();
+        let config = &inner.config;
         if self.messages > config.message_budget {
             tracing::warn!(budget = config.message_budget, topic = %msg.topic, sender = %msg.sender, "message budget spent");
-            self.failed.push(FailedBranch {
+            let budget = config.message_budget;
+            self.add_failed(FailedBranch {
                 agent: msg.sender.clone(),
                 topic: msg.topic.clone(),
                 reason: format!(
-                    "message budget of {} spent: `{}` from `{}` was not delivered",
-                    config.message_budget, msg.topic, msg.sender
+                    "message budget of {budget} spent: `{}` from `{}` was not delivered",
+                    msg.topic, msg.sender
                 ),
             });
-            return Routed::Stop(AskStatus::BudgetExhausted {
-                budget: config.message_budget,
-            });
+            return Routed::Stop(AskStatus::BudgetExhausted { budget });
         }
         if hop > config.max_hops {
             tracing::warn!(max_hops = config.max_hops, topic = %msg.topic, sender = %msg.sender, "hop limit reached");
-            self.failed.push(FailedBranch {
+            let max_hops = config.max_hops;
+            self.add_failed(FailedBranch {
                 agent: msg.sender.clone(),
                 topic: msg.topic.clone(),
                 reason: format!(
-                    "hop limit of {} reached: `{}` from `{}` was not delivered",
-                    config.max_hops, msg.topic, msg.sender
+                    "hop limit of {max_hops} reached: `{}` from `{}` was not delivered",
+                    msg.topic, msg.sender
                 ),
             });
             return Routed::Continue;
@@ -759,17 +806,25 @@ impl Run {
 
     /// Takes in one finished delivery.
     fn on_delivered(&mut self, d: Delivered) {
-        self.verdicts.extend(d.verdicts);
+        // Stream order: the gate before each call, the calls, then the gate on
+        // the replies (verdicts without a recipient).
+        let (before, replies): (Vec<_>, Vec<_>) =
+            d.verdicts.into_iter().partition(|v| v.recipient.is_some());
+        self.add_verdicts(before);
+        for call in &d.calls {
+            self.emit(|| BusEvent::Message(call.clone()));
+        }
         self.calls.extend(d.calls);
+        self.add_verdicts(replies);
         if let Some((primary, reason)) = &d.fallback_from {
-            self.failed.push(FailedBranch {
+            self.add_failed(FailedBranch {
                 agent: primary.clone(),
                 topic: d.topic_in.clone(),
                 reason: format!("{reason} (fallback `{}` took over)", d.agent),
             });
         }
         if let Err(reason) = &d.outcome {
-            self.failed.push(FailedBranch {
+            self.add_failed(FailedBranch {
                 agent: d.agent.clone(),
                 topic: d.topic_in.clone(),
                 reason: reason.clone(),
@@ -819,13 +874,15 @@ impl Run {
         let Some(gather) = self.gathers.remove(&g) else {
             return;
         };
-        self.stages.push(StageTiming {
+        let stage = StageTiming {
             origin_topic: gather.origin.topic.clone(),
             gather_topic: gather.topic.clone(),
             started_ms: ms(gather.started.duration_since(self.started)),
             wall_ms: ms(gather.started.elapsed()),
             branches: gather.branches,
-        });
+        };
+        self.emit(|| BusEvent::Stage(stage.clone()));
+        self.stages.push(stage);
         let payload = json!({
             "origin": payload_json(&gather.origin.payload),
             "results": gather.results,

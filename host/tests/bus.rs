@@ -699,3 +699,103 @@ async fn an_unknown_fallback_is_refused_at_build() {
     .expect("refused");
     assert!(err.to_string().contains("`nobody`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_past_the_gather_timeout_is_failed_and_the_gather_completes() {
+    // `llm-slow` waits on a 5 s LLM call; the gather gives branches 200 ms.
+    let services = Services {
+        llm: Arc::new(MockProvider::new(MockConfig {
+            latency: Duration::from_secs(5),
+            ..Default::default()
+        })),
+        ..Services::default()
+    };
+    let rt = runtime_with(services, HashMap::new());
+    let hostile = load(&rt, "hostile", |m| {
+        m.replace("timeout_ms = 500", "timeout_ms = 10000")
+    })
+    .await;
+    let echo = load(&rt, "echo", |m| m.to_owned()).await;
+    let bus = Bus::builder(BusConfig {
+        gather_timeout: Duration::from_millis(200),
+        ..BusConfig::default()
+    })
+    .agent_entry(
+        AgentEntry::from_plugin(hostile)
+            .unwrap()
+            .with_id("llm-slow")
+            .subscribing(["llm"]),
+    )
+    .agent_entry(AgentEntry::from_plugin(echo).unwrap().subscribing(["llm"]))
+    .build()
+    .unwrap();
+    let r = bus
+        .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
+        .await;
+    assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
+    let answer = r.answer.as_ref().unwrap();
+    assert_eq!(answer["results"][0]["agent"], "echo", "{answer}");
+    assert_eq!(answer["failed"][0]["agent"], "llm-slow", "{answer}");
+    let reason = failure_reason(answer);
+    assert!(reason.contains("gather deadline of 200 ms"), "{reason}");
+    assert_eq!(r.failed.len(), 1, "{:?}", r.failed);
+    // The stage ended at the timeout, not at the slow branch's 5 s.
+    assert!(r.stages[0].wall_ms < 4_000.0, "{:?}", r.stages[0]);
+    assert_eq!(bus.pending(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_denied_at_outbound_is_a_named_denial() {
+    // The question and its hops are small; the gathered answer is not.
+    let config = HashMap::from([(
+        "max-length".to_owned(),
+        BTreeMap::from([("max_bytes".to_owned(), "64".to_owned())]),
+    )]);
+    let rt = runtime_with(Services::default(), config);
+    let audit = Arc::new(MemoryAudit::new());
+    let echo = load(&rt, "echo", |m| m.to_owned()).await;
+    let policy = load(&rt, "max-length", |m| m.to_owned()).await;
+    let bus = Bus::builder(BusConfig::default())
+        .audit(audit.clone())
+        .agent_entry(AgentEntry::from_plugin(echo).unwrap().subscribing(["ping"]))
+        .policy(policy)
+        .unwrap()
+        .build()
+        .unwrap();
+    let r = bus
+        .publish(message("ping", "hi", &[(GATHER_KEY, "answer")]))
+        .await;
+    match &r.status {
+        AskStatus::Denied {
+            policy,
+            stage,
+            reason,
+        } => {
+            assert_eq!(
+                (policy.as_str(), stage.as_str()),
+                ("max-length", "outbound")
+            );
+            assert!(reason.contains("64"), "{reason}");
+        }
+        other => panic!("expected an outbound denial, got {other:?}"),
+    }
+    assert!(r.answer.is_none(), "a denied answer is not returned");
+    // Inbound and the hop passed; only the outbound verdict denies.
+    let stages: Vec<(&str, &str)> = r
+        .verdicts
+        .iter()
+        .map(|v| (v.stage.as_str(), v.verdict.as_str()))
+        .collect();
+    assert!(stages.contains(&("inbound", "allow")), "{stages:?}");
+    assert!(stages.contains(&("hop", "allow")), "{stages:?}");
+    assert_eq!(stages.last(), Some(&("outbound", "deny")), "{stages:?}");
+    assert!(
+        audit
+            .events()
+            .iter()
+            .any(|e| e.kind == AuditKind::PolicyVerdict
+                && e.detail["stage"] == "outbound"
+                && e.detail["verdict"] == "deny")
+    );
+    assert_eq!(bus.pending(), 0);
+}

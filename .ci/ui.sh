@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The embedded web UI in a real browser: starts `djinn serve` on a free
-# loopback port with a fresh data dir, then drives Debian's Chromium through
-# playwright-core (host/tests/ui/ui.test.mjs): asks with the sample statement,
-# checks the agent calls stream in before the answer, opens the operator view.
+# loopback port with a fresh data dir and one operator token, then drives
+# Debian's Chromium through playwright-core (host/tests/ui/ui.test.mjs): enters
+# the token, asks with the sample statement, checks the agent calls stream in
+# before the answer, shows a denial and a fault, opens the operator view.
 #
 #   .ci/ui.sh
 #
@@ -62,9 +63,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# An operator token, so the test also covers the page's token field: without
+# it the API answers 401, with it the page sends `Authorization: Bearer`.
+token="ui-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+hash="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+cat >"$data/djinn.toml" <<TOML
+[[api.tokens]]
+name = "ui-test"
+role = "operator"
+sha256 = "$hash"
+TOML
+
 # Port 0: the kernel picks a free port, and serve prints the one it bound, so
 # two runs on one machine never race for a port.
-DJINN_DATA_DIR="$data/data" "$djinn" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
+DJINN_CONFIG="$data/djinn.toml" DJINN_DATA_DIR="$data/data" "$djinn" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
 pid=$!
 
 base=""
@@ -83,7 +95,7 @@ done
 step "djinn serve ready at $base"
 
 # --- browser test ---------------------------------------------------------------
-DJINN_URL="$base" UI_TEST_OUT="$out" UI_TEST_MODULES="$out/node_modules" \
+DJINN_URL="$base" DJINN_TOKEN="$token" UI_TEST_OUT="$out" UI_TEST_MODULES="$out/node_modules" \
   CHROMIUM="$CHROMIUM" node "$root/host/tests/ui/ui.test.mjs" \
   || { echo "--- djinn serve log (last 20 lines but plugin loads)" >&2
        grep -v '"message":"plugin loaded"' "$log" | tail -n 20 >&2; die "the UI test failed"; }

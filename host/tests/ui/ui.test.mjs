@@ -1,6 +1,7 @@
 // The embedded web UI in headless Chromium, against a running `djinn serve`.
 // Run by .ci/ui.sh, which starts the server and passes:
 //   DJINN_URL         the server's base URL
+//   DJINN_TOKEN       an operator token the server accepts
 //   UI_TEST_MODULES   the node_modules holding playwright-core
 //   UI_TEST_OUT       where the screenshots go
 //   CHROMIUM          the browser binary (default /usr/bin/chromium)
@@ -18,6 +19,7 @@ function env(name) {
 }
 
 const base = env('DJINN_URL');
+const token = env('DJINN_TOKEN'); // an operator token the server was started with
 const out = env('UI_TEST_OUT');
 const require = createRequire(join(env('UI_TEST_MODULES'), 'package.json'));
 const { chromium } = require('playwright-core');
@@ -69,14 +71,30 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-test('a JSON error from the API is shown as its code and message', async () => {
+test('the token field: a 401 without it, a bearer with it, kept across reloads', async () => {
   await page.goto(`${base}/`);
-  await page.getByLabel('Question').fill('   ');
+  // The assets load without a token (this page and the sample); the API does not.
+  await page.getByRole('button', { name: 'Use the sample' }).click();
+  await page.locator('#statement-state', { hasText: 'sample.csv' }).waitFor();
   await page.getByRole('button', { name: 'Ask', exact: true }).click();
   const error = page.locator('#ask-error');
   await error.waitFor({ state: 'visible' });
-  assert.match(await error.textContent(), /^400 bad_request: `question` must not be empty$/);
-  // The 400 is expected; only errors the page itself caused count below.
+  assert.match(await error.textContent(), /^401 unauthorized: /);
+
+  await page.getByLabel('API token').fill(token);
+  await page.getByLabel('API token').press('Tab'); // `change` stores it
+  // A blank question: the server's JSON error is shown as its code and message.
+  await page.getByLabel('Question').fill('   ');
+  const sent = page.waitForRequest((r) => r.url().endsWith('/v1/ask/stream'));
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  assert.equal((await sent).headers()['authorization'], `Bearer ${token}`);
+  await page.locator('#ask-error', { hasText: '400' }).waitFor();
+  assert.equal(await error.textContent(), '400 bad_request: `question` must not be empty');
+
+  await page.reload();
+  assert.equal(await page.getByLabel('API token').inputValue(), token);
+  // The 401 and the 400 are logged by the browser as failed resources; they
+  // were expected. Only errors after this point count.
   problems.length = 0;
 });
 

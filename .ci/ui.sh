@@ -23,6 +23,8 @@ out="$target/ui-test"
 mkdir -p "$out"
 
 die() { echo "ui.sh: error: $*" >&2; exit 1; }
+# Any other failing command still says where, not just a bare non-zero exit.
+trap 'echo "ui.sh: error: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
 step() { echo "ui.sh: $*" >&2; }
 
 command -v npm >/dev/null || die "npm not found (need Node >= 18)"
@@ -51,7 +53,7 @@ step "building djinn (debug)"
 djinn="$target/debug/djinn"
 [ -x "$djinn" ] || die "$djinn not found after the build"
 
-data="$(mktemp -d "${TMPDIR:-/tmp}/djinn-ui.XXXXXX")"
+data="$(mktemp -d "${TMPDIR:-/tmp}/ui-sh-djinn.XXXXXX")"
 log="$data/serve.log"
 pid=""
 cleanup() {
@@ -81,7 +83,8 @@ pid=$!
 
 base=""
 for _ in $(seq 1 600); do
-  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "djinn serve exited during start"; }
+  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2 || true; die "djinn serve exited during start"; }
+  [ -f "$log" ] || die "$log is gone: something removed $data while the server started"
   if [ -z "$base" ]; then
     base="$(sed -n 's#^djinn listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$log" | head -n1)"
   fi

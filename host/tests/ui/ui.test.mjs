@@ -203,6 +203,36 @@ test('a denial and a failing agent are shown as such', async () => {
   await page.screenshot({ path: join(out, 'ask-fault.png'), fullPage: true });
 });
 
+test('Stop aborts the question in flight', async () => {
+  // A real question takes a fraction of a second; hold the request in the
+  // browser so it is still in flight when Stop is clicked. (That the server
+  // cancels a question whose client went away is host/tests/api.rs's.)
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route('**/v1/ask/stream', async (route) => {
+    await held;
+    await route.continue().catch(() => {}); // already aborted
+  });
+  try {
+    await page.getByRole('button', { name: 'Use the sample' }).click();
+    await page.locator('#statement-state', { hasText: 'sample.csv' }).waitFor();
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    const stop = page.getByRole('button', { name: 'Stop' });
+    assert.equal(await stop.isEnabled(), true);
+    assert.equal(await page.getByRole('button', { name: 'Ask', exact: true }).isDisabled(), true);
+    await stop.click();
+    await page.locator('#ask-status', { hasText: 'Stopped: the question was cancelled' }).waitFor();
+    assert.equal(await stop.isDisabled(), true);
+    assert.equal(await page.getByRole('button', { name: 'Ask', exact: true }).isEnabled(), true);
+    assert.equal(await page.locator('#ask-error').isHidden(), true);
+    assert.equal(await page.locator('#answer-section').isHidden(), true);
+  } finally {
+    release();
+    await page.unroute('**/v1/ask/stream');
+  }
+  assert.deepEqual(problems, []);
+});
+
 test('the operator view lists plugins and faults, toggles one and shows an upload rejection', async () => {
   await page.getByRole('link', { name: 'Operator' }).click();
   const rows = page.locator('#plugins-body tr');

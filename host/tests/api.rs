@@ -1084,3 +1084,71 @@ async fn watched_folders_are_installed_replaced_rejected_and_removed() {
     let listed: Value = resp.json().await.unwrap();
     assert!(!listed.to_string().contains("hostile"), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_is_served_without_a_token_under_a_strict_csp() {
+    // Tokens configured: the assets must still load, the API must still refuse.
+    let s = start(true).await;
+    let get = |path: &str| s.http.get(format!("{}{path}", s.base)).send();
+    let csp = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+
+    let resp = get("/").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let policy = csp(&resp).expect("`/` has a Content-Security-Policy");
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"<script src="/ui/app.js""#), "{html}");
+
+    let resp = get("/ui/app.js").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"),
+        "{:?}",
+        resp.headers()["content-type"]
+    );
+    assert!(csp(&resp).is_some());
+    assert!(resp.text().await.unwrap().contains("/v1/ask/stream"));
+
+    let resp = get("/ui/style.css").await.unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let resp = get("/ui/sample.csv").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .starts_with("date,description,amount,type")
+    );
+
+    let (status, code, message) = error_code(get("/ui/missing.js").await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    assert!(message.contains("missing.js"), "{message}");
+    assert_eq!(
+        status_of(s.http.get(format!("{}/v1/plugins", s.base))).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

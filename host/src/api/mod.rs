@@ -9,6 +9,7 @@ pub mod jwt;
 mod observe;
 mod routes;
 mod stream;
+mod ui;
 
 use std::sync::Arc;
 
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .merge(consumer)
         .merge(operator)
+        .merge(ui::routes())
         .fallback(routes::not_found)
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)

@@ -55,8 +55,8 @@ pub struct LimitsConfig {
     pub defaults: Option<EffectiveLimits>,
     pub ceilings: Option<EffectiveLimits>,
     pub max_concurrent_instances: Option<u32>,
-    /// Idle pooled instances kept across all plugins; default a quarter of
-    /// `max_concurrent_instances`, and always below it.
+    /// Idle pooled instances kept across all plugins, in allocator slots of
+    /// their own; default a quarter of `max_concurrent_instances`, at most all of it.
     pub max_idle_instances: Option<u32>,
 }
 
@@ -149,13 +149,13 @@ mod tests {
     }
 
     #[test]
-    fn idle_instances_must_leave_slots_for_fresh_calls() {
+    fn idle_instances_are_bounded_by_the_calls_in_flight() {
         let c: HostConfig =
-            toml::from_str("[limits]\nmax_concurrent_instances = 16\nmax_idle_instances = 16")
+            toml::from_str("[limits]\nmax_concurrent_instances = 16\nmax_idle_instances = 17")
                 .unwrap();
         let err = c.runtime().idle_instance_budget().unwrap_err().to_string();
         assert!(
-            err.contains("max_idle_instances = 16 must be below max_concurrent_instances = 16"),
+            err.contains("max_idle_instances = 17 exceeds max_concurrent_instances = 16"),
             "{err}"
         );
         let c: HostConfig = toml::from_str(

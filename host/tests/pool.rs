@@ -288,3 +288,23 @@ async fn the_host_caps_pool_sizes_and_total_idle_instances() {
     }
     assert_eq!(c.idle_instances(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_instances_never_take_the_slots_of_calls_in_flight() {
+    // Two calls in flight at most, and two idle instances on top of them.
+    let config = RuntimeConfig {
+        max_concurrent_instances: 2,
+        max_idle_instances: Some(2),
+        ..common::runtime_config()
+    };
+    let rt = Runtime::new(config, Services::default()).unwrap();
+    let pooled = hostile(&rt, 2, str::to_owned).await;
+    assert_eq!(pooled.idle_instances(), 2);
+    let fresh = hostile(&rt, 0, str::to_owned).await;
+    let burn = msg("burn", "1000000");
+    let calls = (0..2).map(|_| fresh.handle(&burn)).collect();
+    for r in join_all(calls).await {
+        assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    }
+    assert_eq!(pooled.idle_instances(), 2);
+}

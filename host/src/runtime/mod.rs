@@ -59,9 +59,10 @@ pub struct RuntimeConfig {
     pub ceilings: EffectiveLimits,
     /// Instances that may exist at once across all plugins (pooling allocator slots).
     pub max_concurrent_instances: u32,
-    /// Idle pooled instances all plugins together may keep (each holds an
-    /// allocator slot); must be below `max_concurrent_instances` so pools never
-    /// take the slots fresh calls need. `None`: a quarter of the slots.
+    /// Idle pooled instances all plugins together may keep. The allocator gets
+    /// this many slots on top of `max_concurrent_instances`, so idle instances
+    /// never take the slots calls in flight need. `None`: a quarter of
+    /// `max_concurrent_instances`; at most `max_concurrent_instances`.
     pub max_idle_instances: Option<u32>,
     /// Epoch tick: the resolution of deadlines.
     pub epoch_tick: Duration,
@@ -128,14 +129,15 @@ pub enum LoadError {
 }
 
 impl RuntimeConfig {
-    /// The host-wide cap on idle pooled instances, checked against the slots.
+    /// The host-wide cap on idle pooled instances (see `max_idle_instances`).
     pub fn idle_instance_budget(&self) -> anyhow::Result<u32> {
         let slots = self.max_concurrent_instances;
         let idle = self.max_idle_instances.unwrap_or(slots / 4);
-        if idle >= slots {
+        if idle > slots {
             anyhow::bail!(
-                "max_idle_instances = {idle} must be below max_concurrent_instances = {slots}: \
-                 idle pooled instances hold allocator slots that fresh calls need"
+                "max_idle_instances = {idle} exceeds max_concurrent_instances = {slots}; \
+                 each idle pooled instance reserves allocator slots (and address space) \
+                 of its own, so keep it at or below the number of calls in flight"
             );
         }
         Ok(idle)

@@ -200,9 +200,13 @@ impl Plugin {
     }
 
     /// Fills the pool with idle instances up to its limit (and the host's idle
-    /// budget), so the first calls after a load skip instantiation. Instances are
-    /// made under the plugin's fuel and deadline like a call's; a failure stops
-    /// warming and is left for the first real call to report.
+    /// budget), so the first calls after a load skip instantiation. Each instance
+    /// also answers `info()`, as the load's smoke call did: a first call into an
+    /// interpreter component pays for touching its memory image and for lazy
+    /// set-up, and a never-called instance would leave that to a real call
+    /// (measured in docs/performance.md). Made under the plugin's fuel and
+    /// deadline like a call; a failure stops warming and is left for a real call
+    /// to report.
     pub(crate) async fn prewarm(&self) {
         if !self.pool.enabled() {
             return;
@@ -210,9 +214,19 @@ impl Plugin {
         let timeout = Duration::from_millis(self.ctx.limits.timeout_ms);
         while self.pool.idle() < self.ctx.limits.pool as usize {
             let mut store = self.new_store(Instant::now() + timeout);
-            let made =
-                tokio::time::timeout(timeout + DEADLINE_GRACE, self.instantiate(&mut store)).await;
-            let Ok(Ok(bound)) = made else {
+            let warm = async {
+                let bound = self.instantiate(&mut store).await?;
+                match &bound {
+                    Bound::Agent(a) => {
+                        a.djinn_plugin_agent().call_info(&mut store).await?;
+                    }
+                    Bound::Policy(p) => {
+                        p.djinn_plugin_policy().call_info(&mut store).await?;
+                    }
+                }
+                wasmtime::Result::<Bound>::Ok(bound)
+            };
+            let Ok(Ok(bound)) = tokio::time::timeout(timeout + DEADLINE_GRACE, warm).await else {
                 return;
             };
             if self.pool.put(Warm { store, bound }).is_err() {

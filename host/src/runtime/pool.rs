@@ -26,9 +26,14 @@
 //!
 //! Idle instances hold pooling-allocator slots (a component instance, its core
 //! instances, memories and tables; not a stack, which is taken per call). An
-//! [`IdleBudget`] shared by every plugin caps the idle instances host-wide below
-//! the allocator's slot count, so pools can never take the slots fresh calls need:
-//! when the budget is used up a finished instance is dropped instead of kept.
+//! [`IdleBudget`] shared by every plugin caps the idle instances host-wide
+//! (`max_idle_instances`), and the engine is given that many slots on top of
+//! `max_concurrent_instances` (`engine::build`), so pools can never take the slots
+//! calls in flight need: when the budget is used up a finished instance is
+//! dropped instead of kept.
+//!
+//! A load pre-warms a pooled plugin: it fills the pool with instances that have
+//! answered `info()`, so the first calls after a load or hot swap are warm too.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

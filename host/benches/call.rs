@@ -1,15 +1,22 @@
 //! Per-call cost of the echo agent through djinn's runtime, next to the floor:
-//! the same work written directly against wasmtime with the same engine.
+//! the same work written directly against wasmtime with the same engine; then
+//! echo (Rust), the Python agent and the JS agent each with a fresh instance per
+//! call (`pool = 0`) against a reused one (`pool = 1`), the first call after a
+//! load, and the resident memory an idle pooled plugin holds.
 //!
 //! `cargo bench -p djinn --bench call`
+//!
+//! The Python and JS components come from `.ci/polyglot.sh --build`; without them
+//! those cases print a `skipped:` line and only echo runs.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use djinn::capabilities::Services;
 use djinn::runtime::bindings::agent::{AgentPluginPre, djinn::plugin as wit};
-use djinn::runtime::{Manifest, Message};
+use djinn::runtime::{Manifest, Message, Plugin};
 use djinn::{Runtime, RuntimeConfig};
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -42,6 +49,112 @@ fn message() -> Message {
         payload: r#"{"question":"how much did I spend on food?"}"#.into(),
         metadata: vec![("user_id".into(), "u1".into())],
     }
+}
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// A message like the real pipeline's for each agent.
+const ANALYSIS: &str = r#"{"question": "How am I doing?", "currency": "INR", "transaction_count": 12,
+ "period": {"from": "2024-07-01", "to": "2024-09-30", "months": 3},
+ "income_cents": 30000000, "expense_cents": 27000000, "net_cents": 3000000,
+ "category_totals": [{"category": "rent", "expense_cents": 13500000, "income_cents": 0, "count": 3}],
+ "top_categories": [{"category": "rent", "expense_cents": 13500000, "share_pct": 50.0},
+                    {"category": "food", "expense_cents": 8100000, "share_pct": 30.0}],
+ "monthly": [], "ingest_errors": [], "transactions": []}"#;
+
+/// One agent under test: its component, manifest text and a message it answers.
+struct Case {
+    name: &'static str,
+    wasm: Vec<u8>,
+    manifest: String,
+    msg: Message,
+}
+
+impl Case {
+    fn manifest(&self, pool: u32) -> Manifest {
+        let text = if self.manifest.contains("[limits]\n") {
+            self.manifest
+                .replace("[limits]\n", &format!("[limits]\npool = {pool}\n"))
+        } else {
+            format!("{}\n[limits]\npool = {pool}\n", self.manifest)
+        };
+        Manifest::parse(&text).unwrap()
+    }
+}
+
+/// Echo plus the polyglot agents that `.ci/polyglot.sh --build` has built.
+fn cases() -> Vec<Case> {
+    let echo = djinn_plugins::get("echo").unwrap();
+    let mut cases = vec![Case {
+        name: "echo",
+        wasm: echo.wasm.to_vec(),
+        manifest: echo.manifest.to_owned(),
+        msg: message(),
+    }];
+    let out = std::env::var_os("DJINN_POLYGLOT_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(ROOT).join("target/polyglot/out"));
+    for (name, topic, payload) in [
+        ("python-budget-coach", "analysis.result", ANALYSIS),
+        (
+            "js-currency",
+            "currency.convert",
+            r#"{"amount": 10, "from": "USD", "to": "INR"}"#,
+        ),
+    ] {
+        let wasm = out.join(format!("{name}.wasm"));
+        let Ok(bytes) = std::fs::read(&wasm) else {
+            println!(
+                "skipped: {name}: {} not built; run .ci/polyglot.sh --build",
+                wasm.display()
+            );
+            continue;
+        };
+        let manifest = PathBuf::from(ROOT).join(format!("plugins/examples/{name}/djinn.toml"));
+        cases.push(Case {
+            name,
+            wasm: bytes,
+            manifest: std::fs::read_to_string(manifest).unwrap(),
+            msg: Message {
+                topic: topic.into(),
+                payload: payload.into(),
+                ..message()
+            },
+        });
+    }
+    cases
+}
+
+/// This process's resident set size in bytes (Linux `/proc/self/statm`).
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Resident memory per loaded plugin that has answered one call, with `pool`
+/// idle instances allowed: the difference between pool 1 and pool 0 is what one
+/// idle warm instance holds (its touched guest memory and store).
+fn rss_per_plugin(
+    tokio: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    case: &Case,
+    pool: u32,
+) -> Option<f64> {
+    const COPIES: usize = 10;
+    let before = rss_bytes()?;
+    let plugins: Vec<Arc<Plugin>> = tokio.block_on(async {
+        let mut v = Vec::new();
+        for _ in 0..COPIES {
+            let p = runtime.load(&case.wasm, case.manifest(pool)).await.unwrap();
+            assert!(p.handle(&case.msg).await.outcome.is_ok());
+            v.push(p);
+        }
+        v
+    });
+    let after = rss_bytes()?;
+    drop(plugins);
+    Some((after.saturating_sub(before)) as f64 / COPIES as f64)
 }
 
 fn bench(c: &mut Criterion) {
@@ -123,6 +236,76 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    fresh_vs_pooled(c, &tokio);
+}
+
+/// Each agent with a fresh instance per call against a reused one, the first
+/// call after a load, and memory per idle plugin.
+fn fresh_vs_pooled(c: &mut Criterion, tokio: &tokio::runtime::Runtime) {
+    let config = RuntimeConfig {
+        // Interpreter components take 10-20 s to compile; share the tests' cache.
+        cache_dir: Some(std::env::temp_dir().join("djinn-test-cache")),
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config, Services::default()).unwrap();
+    let cases = cases();
+
+    let mut g = c.benchmark_group("call");
+    for case in &cases {
+        for (label, pool) in [("fresh", 0), ("pooled", 1)] {
+            let plugin = tokio
+                .block_on(runtime.load(&case.wasm, case.manifest(pool)))
+                .unwrap();
+            g.bench_function(format!("{}/{label}", case.name), |b| {
+                b.to_async(tokio).iter(|| async {
+                    let r = plugin.handle(&case.msg).await;
+                    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+                })
+            });
+        }
+    }
+    g.finish();
+
+    // The first call after a load: with pool 1 it runs on the instance the load's
+    // info() smoke call used; with pool 2 on one the load pre-instantiated and
+    // never called; with pool 0 on a fresh one. Only the call is timed.
+    let mut g = c.benchmark_group("first_call_after_load");
+    g.sample_size(20);
+    for case in &cases {
+        for (label, pool) in [("fresh", 0), ("smoke_instance", 1), ("prewarmed", 2)] {
+            g.bench_function(format!("{}/{label}", case.name), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += tokio.block_on(async {
+                            let p = runtime.load(&case.wasm, case.manifest(pool)).await.unwrap();
+                            let t = Instant::now();
+                            assert!(p.handle(&case.msg).await.outcome.is_ok());
+                            t.elapsed()
+                        });
+                    }
+                    total
+                })
+            });
+        }
+    }
+    g.finish();
+
+    for case in &cases {
+        let fresh = rss_per_plugin(tokio, &runtime, case, 0);
+        let pooled = rss_per_plugin(tokio, &runtime, case, 1);
+        if let (Some(fresh), Some(pooled)) = (fresh, pooled) {
+            println!(
+                "memory: {:<20} resident per loaded plugin after one call: pool 0 {:>7.0} KiB, \
+                 pool 1 {:>7.0} KiB; one idle warm instance ~{:.0} KiB",
+                case.name,
+                fresh / 1024.0,
+                pooled / 1024.0,
+                (pooled - fresh) / 1024.0
+            );
+        }
+    }
 }
 
 criterion_group! {

@@ -56,12 +56,18 @@ impl Default for ApiConfig {
 }
 
 /// Defaults for manifests that leave a limit unset, and ceilings no manifest may exceed.
+///
+/// `pool` may be left out of `defaults` and `ceilings`; it is then 0, so a
+/// `ceilings` table without `pool` forbids instance reuse for every plugin.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub defaults: Option<EffectiveLimits>,
     pub ceilings: Option<EffectiveLimits>,
     pub max_concurrent_instances: Option<u32>,
+    /// Idle pooled instances kept across all plugins, in allocator slots of
+    /// their own; default a quarter of `max_concurrent_instances`, at most all of it.
+    pub max_idle_instances: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +134,7 @@ impl HostConfig {
                 .limits
                 .max_concurrent_instances
                 .unwrap_or(base.max_concurrent_instances),
+            max_idle_instances: self.limits.max_idle_instances,
             plugin_config: self.plugin_config.clone(),
             ..base
         }
@@ -152,6 +159,26 @@ mod tests {
     }
 
     #[test]
+    fn idle_instances_are_bounded_by_the_calls_in_flight() {
+        let c: HostConfig =
+            toml::from_str("[limits]\nmax_concurrent_instances = 16\nmax_idle_instances = 17")
+                .unwrap();
+        let err = c.runtime().idle_instance_budget().unwrap_err().to_string();
+        assert!(
+            err.contains("max_idle_instances = 17 exceeds max_concurrent_instances = 16"),
+            "{err}"
+        );
+        let c: HostConfig = toml::from_str(
+            "[limits]\nmax_idle_instances = 10\n\
+             ceilings = { fuel = 1, timeout_ms = 1, memory_mib = 1, max_output_bytes = 1, max_messages = 1, pool = 2 }",
+        )
+        .unwrap();
+        let rt = c.runtime();
+        assert_eq!(rt.idle_instance_budget().unwrap(), 10);
+        assert_eq!(rt.ceilings.pool, 2);
+    }
+
+    #[test]
     fn parses_llm_and_limits_sections() {
         let c: HostConfig = toml::from_str(
             r#"
@@ -166,6 +193,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.runtime().max_concurrent_instances, 32);
+        assert_eq!(c.runtime().idle_instance_budget().unwrap(), 8);
         assert_eq!(c.llm.call_timeout_ms, 5000);
         assert_eq!(c.plugin_config["enricher"]["currency"], "EUR");
     }

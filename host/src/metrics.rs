@@ -1,6 +1,6 @@
 //! Host counters for `/metrics` (Prometheus text format): HTTP requests and
-//! latencies, plugin calls by outcome and the fuel they used, policy denials by
-//! policy, hot swaps. The LLM chain keeps its own counters (`djinn_llm::Metrics`);
+//! latencies, plugin calls by outcome and the fuel they used, instance-pool
+//! events of pooled plugins, policy denials by policy, hot swaps. The LLM chain keeps its own counters (`djinn_llm::Metrics`);
 //! the API renders both.
 
 use std::collections::BTreeMap;
@@ -39,8 +39,33 @@ pub struct HostMetrics {
     http_latency: Mutex<BTreeMap<String, Histogram>>,
     plugin_calls: Mutex<BTreeMap<(String, &'static str), u64>>,
     plugin_fuel: Mutex<BTreeMap<String, u64>>,
+    plugin_pool: Mutex<BTreeMap<(String, PoolEvent), u64>>,
     policy_denials: Mutex<BTreeMap<String, u64>>,
     hot_swaps: AtomicU64,
+}
+
+/// What a call of a pooled plugin (`[limits] pool > 0`) did with an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PoolEvent {
+    /// The call took an idle instance.
+    Hit,
+    /// No instance was idle; the call instantiated a fresh one.
+    Miss,
+    /// The call faulted; its instance was dropped rather than reused.
+    Discard,
+    /// The call ended cleanly but the pool (or the host's idle budget) was full.
+    Overflow,
+}
+
+impl PoolEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolEvent::Hit => "hit",
+            PoolEvent::Miss => "miss",
+            PoolEvent::Discard => "discard",
+            PoolEvent::Overflow => "overflow",
+        }
+    }
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K, by: u64) {
@@ -73,6 +98,19 @@ impl HostMetrics {
     pub fn plugin_call(&self, plugin: &str, outcome: &'static str, fuel: u64) {
         bump(&self.plugin_calls, (plugin.to_owned(), outcome), 1);
         bump(&self.plugin_fuel, plugin.to_owned(), fuel);
+    }
+
+    pub fn plugin_pool(&self, plugin: &str, event: PoolEvent) {
+        bump(&self.plugin_pool, (plugin.to_owned(), event), 1);
+    }
+
+    /// How often `plugin`'s pool saw `event` (for tests and reports).
+    pub fn plugin_pool_count(&self, plugin: &str, event: PoolEvent) -> u64 {
+        self.plugin_pool
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(plugin.to_owned(), event)).copied())
+            .unwrap_or(0)
     }
 
     pub fn policy_denial(&self, policy: &str) {
@@ -160,6 +198,21 @@ impl HostMetrics {
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP djinn_plugin_pool_total Instance-pool events of pooled plugins (hit, miss, discard, overflow)."
+        );
+        let _ = writeln!(out, "# TYPE djinn_plugin_pool_total counter");
+        if let Ok(m) = self.plugin_pool.lock() {
+            for ((plugin, event), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "djinn_plugin_pool_total{{plugin=\"{}\",event=\"{}\"}} {n}",
+                    label(plugin),
+                    event.as_str()
+                );
+            }
+        }
         let _ = writeln!(out, "# HELP djinn_policy_denials_total Denials by policy.");
         let _ = writeln!(out, "# TYPE djinn_policy_denials_total counter");
         if let Ok(m) = self.policy_denials.lock() {
@@ -196,6 +249,9 @@ mod tests {
         m.plugin_call("echo", "ok", 4000);
         m.plugin_call("echo", "trap", 10);
         m.policy_denial("pii");
+        m.plugin_pool("coach", PoolEvent::Hit);
+        m.plugin_pool("coach", PoolEvent::Hit);
+        m.plugin_pool("coach", PoolEvent::Discard);
         m.hot_swap();
         let text = m.render();
         assert!(text.contains("djinn_http_requests_total{route=\"/v1/ask\",status=\"200\"} 1"));
@@ -209,5 +265,9 @@ mod tests {
         assert!(text.contains("djinn_plugin_fuel_total{plugin=\"echo\"} 4010"));
         assert!(text.contains("djinn_policy_denials_total{policy=\"pii\"} 1"));
         assert!(text.contains("djinn_hot_swaps_total 1"));
+        assert!(text.contains("djinn_plugin_pool_total{plugin=\"coach\",event=\"hit\"} 2"));
+        assert!(text.contains("djinn_plugin_pool_total{plugin=\"coach\",event=\"discard\"} 1"));
+        assert_eq!(m.plugin_pool_count("coach", PoolEvent::Hit), 2);
+        assert_eq!(m.plugin_pool_count("coach", PoolEvent::Miss), 0);
     }
 }

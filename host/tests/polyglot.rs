@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use djinn::capabilities::Services;
+use djinn::metrics::PoolEvent;
 use djinn::runtime::{Fault, GateContext, LoadError, Manifest, Message, Plugin, Stage, Verdict};
 use djinn::{Runtime, RuntimeConfig};
 
@@ -416,4 +417,208 @@ async fn call_cost_report() {
             times[0],
         );
     }
+}
+
+/// A `currency.convert` payload whose `pad` array makes JSON.parse run for a
+/// long while (about 0.9 s in the interpreter on the 2-core test VM).
+fn heavy_conversion() -> String {
+    let pad = vec!["[1,2.5,\"x\"]"; 1_000_000].join(",");
+    format!(r#"{{"amount": 10, "from": "USD", "to": "INR", "pad": [{pad}]}}"#)
+}
+
+/// An `analysis.result` with many categories above the 30% tip threshold: a
+/// Python loop formats a tip for each one (about 2 s on the 2-core test VM).
+fn heavy_analysis() -> String {
+    let top = vec![r#"{"category": "rent", "expense_cents": 13500000, "share_pct": 50.0}"#; 60_000]
+        .join(",");
+    ANALYSIS.replace(
+        r#""top_categories": ["#,
+        &format!(r#""top_categories": [{top},"#),
+    )
+}
+
+/// Edits a polyglot manifest's `[limits]`: everything after the header line is
+/// replaced by `limits` (the examples keep fuel, timeout and memory there).
+fn with_limits(manifest: &str, limits: &str) -> String {
+    let start = manifest.find("[limits]\n").expect("a [limits] table") + "[limits]\n".len();
+    let end = manifest[start..]
+        .find("\n[")
+        .map_or(manifest.len(), |i| start + i + 1);
+    format!("{}{limits}\n{}", &manifest[..start], &manifest[end..])
+}
+
+/// Loads `name` with a 100 ms deadline and ample fuel, runs `heavy` into the
+/// deadline, then checks a normal call on the same plugin and on one loaded under
+/// its own manifest.
+async fn deadline_then_recovery(name: &str, heavy: Message, normal: Message, pool: u32) {
+    let rt = runtime();
+    let limits =
+        format!("fuel = 10_000_000_000\ntimeout_ms = 100\nmemory_mib = 256\npool = {pool}");
+    let Some(loaded) = load_edited(&rt, name, |m| with_limits(m, &limits)).await else {
+        return;
+    };
+    let p = loaded.unwrap_or_else(|e| panic!("{name} loads with a 100 ms deadline: {e}"));
+    let r = p.handle(&heavy).await;
+    eprintln!(
+        "{name} heavy call: {:?} after {:?}",
+        r.outcome_kind(),
+        r.duration
+    );
+    assert_eq!(r.outcome.unwrap_err(), Fault::Deadline { timeout_ms: 100 });
+    // Epochs fire every 10 ms and the host timeout allows 50 ms of grace.
+    assert!(r.duration.as_millis() < 5_000, "{:?}", r.duration);
+
+    let again = p.handle(&normal).await;
+    assert!(
+        again.outcome.is_ok(),
+        "{name} after the deadline: {:?}",
+        again.outcome
+    );
+    let Some(loaded) = load_edited(&rt, name, str::to_owned).await else {
+        return;
+    };
+    let r = loaded.unwrap().handle(&normal).await;
+    assert!(
+        r.outcome.is_ok(),
+        "{name} under its own limits: {:?}",
+        r.outcome
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_agent_past_its_deadline_faults_and_the_next_call_works() {
+    for pool in [0, 1] {
+        deadline_then_recovery(
+            "python-budget-coach",
+            msg("analysis.result", &heavy_analysis()),
+            msg("analysis.result", ANALYSIS),
+            pool,
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_agent_past_its_deadline_faults_and_the_next_call_works() {
+    let normal = r#"{"amount": 10, "from": "USD", "to": "INR"}"#;
+    for pool in [0, 1] {
+        deadline_then_recovery(
+            "js-currency",
+            msg("currency.convert", &heavy_conversion()),
+            msg("currency.convert", normal),
+            pool,
+        )
+        .await;
+    }
+}
+
+fn pool_hits(rt: &Runtime, plugin: &str) -> u64 {
+    rt.services()
+        .metrics
+        .plugin_pool_count(plugin, PoolEvent::Hit)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_agent_answers_correctly_on_a_reused_instance() {
+    let rt = runtime();
+    let Some(loaded) = load_edited(&rt, "python-budget-coach", |m| {
+        m.replace("memory_mib = 128\n", "memory_mib = 128\npool = 2\n")
+    })
+    .await
+    else {
+        return;
+    };
+    let p = loaded.expect("loads with pool = 2");
+    assert_eq!(p.limits().pool, 2);
+    assert_eq!(p.idle_instances(), 2);
+    for expected_count in 1..=4 {
+        let r = p.handle(&msg("analysis.result", ANALYSIS)).await;
+        eprintln!(
+            "python-budget-coach pooled handle: {} fuel in {:?}",
+            r.fuel_consumed, r.duration
+        );
+        let v = json(&r.outcome.expect("handles analysis.result")[0].payload);
+        assert_eq!(v["savings_rate_pct"], 10.0);
+        assert_eq!(v["advice_count"], expected_count, "{v}");
+        assert_eq!(v["model"], "mock");
+    }
+    assert_eq!(pool_hits(&rt, "python-budget-coach"), 4);
+    // A plugin error leaves the instance in the pool and the next answer right.
+    assert!(matches!(
+        p.handle(&msg("analysis.result", "not json")).await.outcome,
+        Err(Fault::PluginError { .. })
+    ));
+    let v = json(
+        &p.handle(&msg("analysis.result", ANALYSIS))
+            .await
+            .outcome
+            .unwrap()[0]
+            .payload,
+    );
+    assert_eq!(v["advice_count"], 5, "{v}");
+    assert_eq!(pool_hits(&rt, "python-budget-coach"), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_policy_judges_correctly_on_a_reused_instance() {
+    let rt = runtime();
+    let Some(loaded) = load_edited(&rt, "python-profanity", |m| {
+        m.replace("memory_mib = 128\n", "memory_mib = 128\npool = 1\n")
+    })
+    .await
+    else {
+        return;
+    };
+    let p = loaded.expect("loads with pool = 1");
+    let ctx = GateContext {
+        stage: Stage::Inbound,
+        recipient: None,
+        recipient_risk: None,
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            p.evaluate(&msg("question", "How is my budget?"), &ctx)
+                .await
+                .outcome
+                .unwrap(),
+            Verdict::Allow
+        );
+        assert!(matches!(
+            p.evaluate(&msg("question", "What the Heck"), &ctx)
+                .await
+                .outcome
+                .unwrap(),
+            Verdict::Deny(_)
+        ));
+    }
+    assert_eq!(pool_hits(&rt, "python-profanity"), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_agent_answers_correctly_on_a_reused_instance() {
+    let rt = runtime();
+    let Some(loaded) = load_edited(&rt, "js-currency", |m| {
+        m.replace("memory_mib = 128\n", "memory_mib = 128\npool = 2\n")
+    })
+    .await
+    else {
+        return;
+    };
+    let p = loaded.expect("loads with pool = 2");
+    for (amount, from, to, converted) in [
+        ("10", "USD", "INR", 831.0),
+        ("92", "EUR", "GBP", 79.0),
+        ("10", "USD", "INR", 831.0),
+        ("1", "USD", "JPY", 151.4),
+    ] {
+        let payload = format!(r#"{{"amount": {amount}, "from": "{from}", "to": "{to}"}}"#);
+        let r = p.handle(&msg("currency.convert", &payload)).await;
+        eprintln!(
+            "js-currency pooled handle: {} fuel in {:?}",
+            r.fuel_consumed, r.duration
+        );
+        let out = r.outcome.expect("converts");
+        assert_eq!(json(&out[0].payload)["converted"], converted, "{payload}");
+    }
+    assert_eq!(pool_hits(&rt, "js-currency"), 4);
 }

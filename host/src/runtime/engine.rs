@@ -16,11 +16,16 @@ pub(crate) fn build(cfg: &RuntimeConfig) -> anyhow::Result<Engine> {
         .epoch_interruption(true)
         .cranelift_opt_level(OptLevel::Speed);
 
-    let slots = cfg.max_concurrent_instances;
+    // Idle pooled instances (`[limits] pool`) get slots of their own on top of
+    // the ones for calls in flight, so a full set of pools can never leave a
+    // fresh call without a slot.
+    let slots = cfg.max_concurrent_instances + cfg.idle_instance_budget()?;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
-        // Interpreter-based components have several core instances each.
-        .total_core_instances(slots * 8)
+        // Interpreter components have many core instances each: a componentize-py
+        // one does not fit in 8 (its load fails with "maximum concurrent limit of
+        // 8 for core instances") and fits in 16.
+        .total_core_instances(slots * 16)
         .total_memories(slots * 4)
         .total_tables(slots * 8)
         .total_stacks(slots)

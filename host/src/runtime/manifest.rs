@@ -200,6 +200,11 @@ pub struct Limits {
     /// Messages one reply may carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_messages: Option<u32>,
+    /// Idle pre-instantiated instances kept between calls; 0 (the default) gives
+    /// every call a fresh instance. A pooled instance keeps its guest memory from
+    /// one call (and so one question) to the next: see `runtime::pool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u32>,
 }
 
 /// Limits with every value filled in.
@@ -210,6 +215,11 @@ pub struct EffectiveLimits {
     pub memory_mib: u64,
     pub max_output_bytes: u64,
     pub max_messages: u32,
+    /// Idle instances kept for reuse (0 = a fresh instance per call). Omitted in a
+    /// host config table it is 0, so a `ceilings` table written without it
+    /// disables pooling: reuse is an opt-in the operator must allow explicitly.
+    #[serde(default)]
+    pub pool: u32,
 }
 
 impl EffectiveLimits {
@@ -264,6 +274,17 @@ impl EffectiveLimits {
                 defaults.max_messages,
                 ceilings.max_messages,
             )?,
+            pool: {
+                // Unlike the others, 0 is meaningful here: no pool.
+                let v = limits.pool.unwrap_or(defaults.pool);
+                if v > ceilings.pool {
+                    return Err(ManifestError::Invalid(format!(
+                        "limits.pool = {v} exceeds the host ceiling of {}",
+                        ceilings.pool
+                    )));
+                }
+                v
+            },
         })
     }
 }
@@ -425,6 +446,7 @@ mod tests {
             memory_mib: 32,
             max_output_bytes: 1000,
             max_messages: 8,
+            pool: 0,
         };
         let ceilings = EffectiveLimits {
             fuel: 1000,
@@ -450,6 +472,63 @@ mod tests {
             ..Default::default()
         };
         assert!(EffectiveLimits::resolve(&zero, &defaults, &ceilings).is_err());
+    }
+
+    #[test]
+    fn pool_defaults_to_fresh_instances_and_respects_its_ceiling() {
+        let defaults = crate::runtime::RuntimeConfig::default().defaults;
+        let ceilings = EffectiveLimits {
+            pool: 4,
+            ..defaults
+        };
+        let parsed = |text: &str| Manifest::parse(text).unwrap().limits;
+
+        let unset = parsed("id = \"a\"\nkind = \"agent\"");
+        assert_eq!(unset.pool, None);
+        let e = EffectiveLimits::resolve(&unset, &defaults, &ceilings).unwrap();
+        assert_eq!(e.pool, 0, "no pool unless the manifest asks for one");
+
+        let four = parsed("id = \"a\"\nkind = \"agent\"\n[limits]\npool = 4");
+        assert_eq!(
+            EffectiveLimits::resolve(&four, &defaults, &ceilings)
+                .unwrap()
+                .pool,
+            4
+        );
+        // 0 is a valid explicit choice, not "must be greater than 0".
+        let zero = parsed("id = \"a\"\nkind = \"agent\"\n[limits]\npool = 0");
+        assert_eq!(
+            EffectiveLimits::resolve(&zero, &defaults, &ceilings)
+                .unwrap()
+                .pool,
+            0
+        );
+
+        let five = parsed("id = \"a\"\nkind = \"agent\"\n[limits]\npool = 5");
+        let err = EffectiveLimits::resolve(&five, &defaults, &ceilings).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("limits.pool = 5 exceeds the host ceiling of 4"),
+            "{err}"
+        );
+        for (text, needle) in [
+            ("[limits]\npool = -1", "pool"),
+            ("[limits]\npooled = 2", "pooled"),
+        ] {
+            let err = Manifest::parse(&format!("id = \"a\"\nkind = \"agent\"\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_host_limits_table_without_pool_means_no_pooling() {
+        let t: EffectiveLimits = toml::from_str(
+            "fuel = 1\ntimeout_ms = 1\nmemory_mib = 1\nmax_output_bytes = 1\nmax_messages = 1",
+        )
+        .unwrap();
+        assert_eq!(t.pool, 0);
     }
 
     #[test]

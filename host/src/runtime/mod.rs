@@ -12,7 +12,8 @@
 //!    the manifest's id.
 //!
 //! Loading does the slow work (compiling) off the async workers; calling is a
-//! fresh instance per call (see [`plugin`]).
+//! fresh instance per call, or a reused one for plugins that opt in with
+//! `[limits] pool = N` (see [`plugin`] and [`pool`]).
 
 pub mod bindings;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod inspect;
 pub mod manifest;
 pub mod outcome;
 pub mod plugin;
+pub(crate) mod pool;
 pub(crate) mod state;
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +59,11 @@ pub struct RuntimeConfig {
     pub ceilings: EffectiveLimits,
     /// Instances that may exist at once across all plugins (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// Idle pooled instances all plugins together may keep. The allocator gets
+    /// this many slots on top of `max_concurrent_instances`, so idle instances
+    /// never take the slots calls in flight need. `None`: a quarter of
+    /// `max_concurrent_instances`; at most `max_concurrent_instances`.
+    pub max_idle_instances: Option<u32>,
     /// Epoch tick: the resolution of deadlines.
     pub epoch_tick: Duration,
     /// Per-plugin config values that override the manifest's `[config]`.
@@ -73,6 +80,7 @@ impl Default for RuntimeConfig {
                 memory_mib: 64,
                 max_output_bytes: 1 << 20,
                 max_messages: 64,
+                pool: 0,
             },
             ceilings: EffectiveLimits {
                 fuel: 10_000_000_000,
@@ -80,8 +88,10 @@ impl Default for RuntimeConfig {
                 memory_mib: 512,
                 max_output_bytes: 16 << 20,
                 max_messages: 1024,
+                pool: 16,
             },
             max_concurrent_instances: 256,
+            max_idle_instances: None,
             epoch_tick: Duration::from_millis(10),
             plugin_config: HashMap::new(),
         }
@@ -118,17 +128,36 @@ pub enum LoadError {
     IdMismatch { manifest: String, info: String },
 }
 
+impl RuntimeConfig {
+    /// The host-wide cap on idle pooled instances (see `max_idle_instances`).
+    pub fn idle_instance_budget(&self) -> anyhow::Result<u32> {
+        let slots = self.max_concurrent_instances;
+        let idle = self.max_idle_instances.unwrap_or(slots / 4);
+        if idle > slots {
+            anyhow::bail!(
+                "max_idle_instances = {idle} exceeds max_concurrent_instances = {slots}; \
+                 each idle pooled instance reserves allocator slots (and address space) \
+                 of its own, so keep it at or below the number of calls in flight"
+            );
+        }
+        Ok(idle)
+    }
+}
+
 /// The plugin runtime: one engine, one cache, shared host services.
 pub struct Runtime {
     engine: Engine,
     cache: cache::ComponentCache,
     config: RuntimeConfig,
     services: Services,
+    /// Shared by every plugin's instance pool.
+    idle_budget: Arc<pool::IdleBudget>,
 }
 
 impl Runtime {
     /// Builds the engine and starts its epoch ticker.
     pub fn new(config: RuntimeConfig, services: Services) -> anyhow::Result<Self> {
+        let idle_budget = pool::IdleBudget::new(config.idle_instance_budget()?);
         let engine = engine::build(&config)?;
         engine::spawn_ticker(&engine, config.epoch_tick);
         let cache = cache::ComponentCache::new(&engine, config.cache_dir.clone());
@@ -137,6 +166,7 @@ impl Runtime {
             cache,
             config,
             services,
+            idle_budget,
         })
     }
 
@@ -266,6 +296,7 @@ impl Runtime {
             sha256,
             interfaces,
             cache,
+            pool: pool::InstancePool::new(limits.pool, Arc::clone(&self.idle_budget)),
         };
         let smoke = match plugin.kind() {
             PluginKind::Agent => {
@@ -288,6 +319,9 @@ impl Runtime {
             });
         }
         plugin.info = info;
+        // The smoke call's instance is already pooled; fill the rest now, on the
+        // load path, so the first calls after a load or hot swap are warm.
+        plugin.prewarm().await;
         tracing::info!(plugin = %id, sha256 = %plugin.sha256, cache = ?plugin.cache, "plugin loaded");
         Ok(Arc::new(plugin))
     }

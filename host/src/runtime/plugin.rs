@@ -1,23 +1,33 @@
 //! A loaded plugin and its calls.
 //!
-//! Every call gets a fresh `Store` from the plugin's pre-linked `InstancePre`:
-//! fuel, deadline and memory cap come from the manifest, and nothing survives the
-//! call. Instantiation from the pooling allocator with copy-on-write memory images
-//! costs microseconds, which is what makes this affordable.
+//! By default every call gets a fresh `Store` from the plugin's pre-linked
+//! `InstancePre`: fuel, deadline and memory cap come from the manifest, and nothing
+//! survives the call. Instantiation from the pooling allocator with copy-on-write
+//! memory images costs tens of microseconds for a Rust component, which is what
+//! makes this affordable.
+//!
+//! Interpreter components cost 1-2 ms per fresh instance, so a manifest may ask
+//! for `[limits] pool = N`: a call then takes an idle instance from the plugin's
+//! [`InstancePool`] (or instantiates one when none is idle), gets fresh fuel, a
+//! fresh deadline and fresh per-call host state, and gives the instance back only
+//! if it ended without a sandbox fault. Reuse keeps guest memory across calls;
+//! `runtime::pool` explains why that is opt-in and how it is bounded.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::agent::AgentPluginPre;
-use super::bindings::policy::PolicyPluginPre;
+use super::bindings::agent::{AgentPlugin, AgentPluginPre};
+use super::bindings::policy::{PolicyPlugin, PolicyPluginPre};
 use super::bindings::{AgentInfo, GateContext, Message, PolicyInfo, Verdict};
 use super::cache::CacheStatus;
 use super::inspect::Interfaces;
 use super::manifest::{Manifest, PluginKind};
 use super::outcome::{CallReport, Fault};
+use super::pool::InstancePool;
 use super::state::{HostState, PluginContext};
+use crate::metrics::PoolEvent;
 
 /// Fuel between two voluntary yields to the async executor, so a busy plugin
 /// shares its tokio worker instead of holding it for its whole budget.
@@ -29,6 +39,35 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 pub(crate) enum Pre {
     Agent(AgentPluginPre<HostState>),
     Policy(PolicyPluginPre<HostState>),
+}
+
+/// The exports of one live instance, bound to its store.
+pub(crate) enum Bound {
+    Agent(AgentPlugin),
+    Policy(PolicyPlugin),
+}
+
+impl Bound {
+    // A plugin's `Pre` decides its `Bound`, and each call checks `Pre` first, so
+    // these errors cannot happen; they are errors rather than panics all the same.
+    fn agent(&self) -> wasmtime::Result<&AgentPlugin> {
+        match self {
+            Bound::Agent(a) => Ok(a),
+            Bound::Policy(_) => Err(wasmtime::Error::msg("a policy instance called as an agent")),
+        }
+    }
+    fn policy(&self) -> wasmtime::Result<&PolicyPlugin> {
+        match self {
+            Bound::Policy(p) => Ok(p),
+            Bound::Agent(_) => Err(wasmtime::Error::msg("an agent instance called as a policy")),
+        }
+    }
+}
+
+/// An instance with its store, idle in a pool between calls.
+pub(crate) struct Warm {
+    store: Store<HostState>,
+    bound: Bound,
 }
 
 /// What the plugin says about itself.
@@ -67,6 +106,8 @@ pub struct Plugin {
     pub(crate) sha256: String,
     pub(crate) interfaces: Interfaces,
     pub(crate) cache: CacheStatus,
+    /// Idle instances for reuse; never holds any when `limits.pool` is 0.
+    pub(crate) pool: InstancePool<Warm>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -113,19 +154,23 @@ impl Plugin {
         self.cache
     }
 
-    fn new_store(&self) -> (Store<HostState>, Instant) {
-        let limits = &self.ctx.limits;
-        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
-        let engine = match &self.pre {
+    /// Idle pooled instances held now (always 0 without `[limits] pool`).
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle()
+    }
+
+    fn engine(&self) -> &wasmtime::Engine {
+        match &self.pre {
             Pre::Agent(p) => p.engine(),
             Pre::Policy(p) => p.engine(),
-        };
-        let mut store = Store::new(engine, HostState::new(self.ctx.clone(), deadline));
+        }
+    }
+
+    fn new_store(&self, deadline: Instant) -> Store<HostState> {
+        let mut store = Store::new(self.engine(), HostState::new(self.ctx.clone(), deadline));
         store.limiter(|s| &mut s.limiter);
-        // Both only fail when fuel is disabled in the engine config, which it never is.
-        let _ = store.set_fuel(limits.fuel);
+        // Only fails when fuel is disabled in the engine config, which it never is.
         let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
-        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if Instant::now() >= state.deadline {
@@ -135,28 +180,108 @@ impl Plugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        (store, deadline)
+        self.arm(&mut store);
+        store
     }
 
-    /// Runs `f` in a fresh store under this plugin's limits and classifies the result.
+    /// Gives a store this call's budget: full fuel and an epoch deadline one tick
+    /// away (the callback then checks the wall-clock deadline on every tick).
+    fn arm(&self, store: &mut Store<HostState>) {
+        // Only fails when fuel is disabled in the engine config, which it never is.
+        let _ = store.set_fuel(self.ctx.limits.fuel);
+        store.set_epoch_deadline(1);
+    }
+
+    async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bound> {
+        Ok(match &self.pre {
+            Pre::Agent(p) => Bound::Agent(p.instantiate_async(store).await?),
+            Pre::Policy(p) => Bound::Policy(p.instantiate_async(store).await?),
+        })
+    }
+
+    /// Fills the pool with idle instances up to its limit (and the host's idle
+    /// budget), so the first calls after a load skip instantiation. Each instance
+    /// also answers `info()`, as the load's smoke call did: a first call into an
+    /// interpreter component pays for touching its memory image and for lazy
+    /// set-up, and a never-called instance would leave that to a real call
+    /// (measured in docs/performance.md). Made under the plugin's fuel and
+    /// deadline like a call; a failure stops warming and is left for a real call
+    /// to report.
+    pub(crate) async fn prewarm(&self) {
+        if !self.pool.enabled() {
+            return;
+        }
+        let timeout = Duration::from_millis(self.ctx.limits.timeout_ms);
+        while self.pool.idle() < self.ctx.limits.pool as usize {
+            let mut store = self.new_store(Instant::now() + timeout);
+            let warm = async {
+                let bound = self.instantiate(&mut store).await?;
+                match &bound {
+                    Bound::Agent(a) => {
+                        a.djinn_plugin_agent().call_info(&mut store).await?;
+                    }
+                    Bound::Policy(p) => {
+                        p.djinn_plugin_policy().call_info(&mut store).await?;
+                    }
+                }
+                wasmtime::Result::<Bound>::Ok(bound)
+            };
+            let Ok(Ok(bound)) = tokio::time::timeout(timeout + DEADLINE_GRACE, warm).await else {
+                return;
+            };
+            if self.pool.put(Warm { store, bound }).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Runs `f` under this plugin's limits, on an idle pooled instance or a fresh
+    /// one, classifies the result and pools the instance again if it ended cleanly.
     async fn run<T, F>(&self, f: F) -> CallReport<T>
     where
-        F: AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<T, Fault>>,
+        F: AsyncFnOnce(&mut Store<HostState>, &Bound) -> wasmtime::Result<Result<T, Fault>>,
     {
         let start = Instant::now();
-        let (mut store, deadline) = self.new_store();
-        let hard_limit = deadline.saturating_duration_since(start) + DEADLINE_GRACE;
-        let result = tokio::time::timeout(hard_limit, f(&mut store)).await;
-        let duration = start.elapsed();
         let limits = &self.ctx.limits;
+        let deadline = start + Duration::from_millis(limits.timeout_ms);
+        let pooled = self.pool.enabled();
+        let (mut store, idle) = match self.pool.take() {
+            Some(Warm { mut store, bound }) => {
+                store.data_mut().reset(deadline);
+                self.arm(&mut store);
+                (store, Some(bound))
+            }
+            None => (self.new_store(deadline), None),
+        };
+        if pooled {
+            let event = if idle.is_some() {
+                PoolEvent::Hit
+            } else {
+                PoolEvent::Miss
+            };
+            self.ctx.services.metrics.plugin_pool(self.id(), event);
+        }
+        let hard_limit = deadline.saturating_duration_since(start) + DEADLINE_GRACE;
+        let call = async {
+            let bound = match idle {
+                Some(b) => b,
+                None => self.instantiate(&mut store).await?,
+            };
+            let r = f(&mut store, &bound).await?;
+            Ok((bound, r))
+        };
+        let result = tokio::time::timeout(hard_limit, call).await;
+        let duration = start.elapsed();
         let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        let state = store.data();
-        let outcome = match result {
-            Ok(Ok(r)) => r,
-            Err(_elapsed) => Err(Fault::Deadline {
-                timeout_ms: limits.timeout_ms,
-            }),
-            Ok(Err(err)) => Err(classify(&err, state, limits)),
+        let (outcome, bound) = match result {
+            Ok(Ok((bound, r))) => (r, Some(bound)),
+            Err(_elapsed) => (
+                Err(Fault::Deadline {
+                    timeout_ms: limits.timeout_ms,
+                }),
+                None,
+            ),
+            Ok(Err(err)) => (Err(classify(&err, store.data(), limits)), None),
         };
         self.emit_output(&store, &outcome);
         let kind = match &outcome {
@@ -167,6 +292,21 @@ impl Plugin {
             .services
             .metrics
             .plugin_call(self.id(), kind, fuel_consumed);
+        if pooled {
+            // A plugin's own error is an answer, not misbehaviour: the instance
+            // is intact. Any sandbox fault may have left it half-way through.
+            let clean = outcome.as_ref().err().is_none_or(|f| !f.is_sandbox_fault());
+            let event = match bound {
+                Some(bound) if clean => match self.pool.put(Warm { store, bound }) {
+                    Ok(()) => None,
+                    Err(_full) => Some(PoolEvent::Overflow),
+                },
+                _ => Some(PoolEvent::Discard),
+            };
+            if let Some(event) = event {
+                self.ctx.services.metrics.plugin_pool(self.id(), event);
+            }
+        }
         CallReport {
             outcome,
             fuel_consumed,
@@ -197,11 +337,11 @@ impl Plugin {
 
     /// Calls the agent's `info`.
     pub async fn call_agent_info(&self) -> CallReport<AgentInfo> {
-        let Pre::Agent(pre) = &self.pre else {
+        let Pre::Agent(_) = &self.pre else {
             return not_this_kind(self.id(), "agent");
         };
-        self.run(async |store: &mut Store<HostState>| {
-            let inst = pre.instantiate_async(&mut *store).await?;
+        self.run(async |store: &mut Store<HostState>, bound: &Bound| {
+            let inst = bound.agent()?;
             Ok(Ok(inst.djinn_plugin_agent().call_info(&mut *store).await?))
         })
         .await
@@ -209,12 +349,12 @@ impl Plugin {
 
     /// Calls the agent's `handle` with one message.
     pub async fn handle(&self, msg: &Message) -> CallReport<Vec<Message>> {
-        let Pre::Agent(pre) = &self.pre else {
+        let Pre::Agent(_) = &self.pre else {
             return not_this_kind(self.id(), "agent");
         };
         let limits = self.ctx.limits;
-        self.run(async |store: &mut Store<HostState>| {
-            let inst = pre.instantiate_async(&mut *store).await?;
+        self.run(async |store: &mut Store<HostState>, bound: &Bound| {
+            let inst = bound.agent()?;
             let out = inst
                 .djinn_plugin_agent()
                 .call_handle(&mut *store, msg)
@@ -231,11 +371,11 @@ impl Plugin {
 
     /// Calls the policy's `info`.
     pub async fn call_policy_info(&self) -> CallReport<PolicyInfo> {
-        let Pre::Policy(pre) = &self.pre else {
+        let Pre::Policy(_) = &self.pre else {
             return not_this_kind(self.id(), "policy");
         };
-        self.run(async |store: &mut Store<HostState>| {
-            let inst = pre.instantiate_async(&mut *store).await?;
+        self.run(async |store: &mut Store<HostState>, bound: &Bound| {
+            let inst = bound.policy()?;
             Ok(Ok(inst
                 .djinn_plugin_policy()
                 .call_info(&mut *store)
@@ -246,12 +386,12 @@ impl Plugin {
 
     /// Calls the policy's `evaluate`.
     pub async fn evaluate(&self, msg: &Message, ctx: &GateContext) -> CallReport<Verdict> {
-        let Pre::Policy(pre) = &self.pre else {
+        let Pre::Policy(_) = &self.pre else {
             return not_this_kind(self.id(), "policy");
         };
         let limits = self.ctx.limits;
-        self.run(async |store: &mut Store<HostState>| {
-            let inst = pre.instantiate_async(&mut *store).await?;
+        self.run(async |store: &mut Store<HostState>, bound: &Bound| {
+            let inst = bound.policy()?;
             let verdict = inst
                 .djinn_plugin_policy()
                 .call_evaluate(&mut *store, msg, ctx)

@@ -1,7 +1,9 @@
-//! The per-call store data: WASI context, limiter, deadline and captured output.
+//! The store data: WASI context, limiter, deadline and captured output.
 //!
-//! A fresh [`HostState`] (and `Store`) is made for every call, so nothing a plugin
-//! writes into memory or host state outlives the call or reaches another caller.
+//! By default a fresh [`HostState`] (and `Store`) is made for every call, so nothing
+//! a plugin writes into memory or host state outlives the call or reaches another
+//! caller. A plugin with `[limits] pool = N` reuses stores; [`HostState::reset`]
+//! then clears everything per call here before the next call (see `runtime::pool`).
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -39,7 +41,7 @@ pub(crate) const MAX_LOG_LINES: u32 = 256;
 /// Longest `log` message kept, in bytes.
 pub(crate) const MAX_LOG_BYTES: usize = 4096;
 
-/// Store data for one call.
+/// Store data for one call, or for consecutive calls of one pooled instance.
 pub struct HostState {
     pub(crate) plugin: Arc<PluginContext>,
     wasi: WasiCtx,
@@ -80,6 +82,22 @@ impl HostState {
             stdout,
             stderr,
         }
+    }
+}
+
+impl HostState {
+    /// Makes a reused store look fresh to the host for the next call: a new
+    /// deadline, no fault flags, empty output captures and log counters. The
+    /// WASI context and resource table stay, because the guest holds handles
+    /// into them (e.g. its stdout stream); the memory cap stays too.
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.deadline_hit = false;
+        self.limiter.memory_hit = None;
+        self.log_lines = 0;
+        self.log_dropped = 0;
+        self.stdout.clear();
+        self.stderr.clear();
     }
 }
 
@@ -164,12 +182,20 @@ struct CaptureBuf {
 }
 
 impl Capture {
-    /// The captured text and how many bytes were dropped past the cap. The buffer
-    /// lives only as long as its call's store, so it is never cleared.
+    /// The captured text and how many bytes were dropped past the cap.
     pub(crate) fn contents(&self) -> (String, usize) {
         match self.0.lock() {
             Ok(b) => (String::from_utf8_lossy(&b.bytes).into_owned(), b.dropped),
             Err(_) => (String::new(), 0),
+        }
+    }
+
+    /// Empties the buffer for the next call of a pooled instance, so each call
+    /// gets the whole cap and its log shows only its own output.
+    fn clear(&self) {
+        if let Ok(mut b) = self.0.lock() {
+            b.bytes.clear();
+            b.dropped = 0;
         }
     }
 
@@ -212,5 +238,48 @@ impl tokio::io::AsyncWrite for Capture {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::Services;
+    use crate::runtime::{Manifest, RuntimeConfig};
+
+    #[test]
+    fn reset_clears_every_per_call_field_and_keeps_the_memory_cap() {
+        let manifest = Manifest::parse("id = \"a\"\nkind = \"agent\"").unwrap();
+        let limits = RuntimeConfig::default().defaults;
+        let ctx = Arc::new(PluginContext {
+            manifest: Arc::new(manifest),
+            limits,
+            config: BTreeMap::new(),
+            services: Services::default(),
+        });
+        let first = Instant::now();
+        let mut state = HostState::new(ctx, first);
+        state.deadline_hit = true;
+        state.limiter.memory_hit = Some(1 << 30);
+        state.log_lines = MAX_LOG_LINES;
+        state.log_dropped = 7;
+        state.stdout.append(&vec![b'x'; CAPTURE_BYTES + 10]);
+        state.stderr.append(b"panicked");
+
+        let next = first + std::time::Duration::from_secs(1);
+        state.reset(next);
+        assert_eq!(state.deadline, next);
+        assert!(!state.deadline_hit);
+        assert_eq!(state.limiter.memory_hit, None);
+        assert_eq!((state.log_lines, state.log_dropped), (0, 0));
+        assert_eq!(state.stdout.contents(), (String::new(), 0));
+        assert_eq!(state.stderr.contents(), (String::new(), 0));
+        assert_eq!(
+            state.limiter.memory_bytes,
+            (limits.memory_mib << 20) as usize
+        );
+        // The guest's stream handles still write into the same (now empty) buffers.
+        state.stdout.append(b"next call");
+        assert_eq!(state.stdout.contents().0, "next call");
     }
 }

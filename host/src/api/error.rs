@@ -4,8 +4,27 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::catalog::CatalogError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code to branch on and a message for a person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `invalid_manifest`, `bad_upload`, `unauthorized`, `forbidden`,
+    /// `policy_denied`, `not_found`, `conflict`, `too_large`, `plugin_rejected`,
+    /// `rate_limited`, `overloaded`, `deadline` or `internal`.
+    #[schema(example = "policy_denied")]
+    pub code: &'static str,
+    pub message: String,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -42,7 +61,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             resp.headers_mut()

@@ -7,17 +7,20 @@ pub mod auth;
 pub mod error;
 pub mod jwt;
 mod observe;
+pub mod openapi;
 mod routes;
 mod stream;
 mod ui;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use djinn_store::Store;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::audit::AuditSink;
 use crate::catalog::Catalog;
@@ -75,37 +78,38 @@ impl AppState {
     }
 }
 
-/// All routes with their auth and body limits.
+/// All routes with their auth and body limits, and `GET /openapi.json`
+/// describing them: each route is registered with its documentation, so the
+/// document lists exactly these routes and methods.
 pub fn router(state: AppState) -> Router {
-    let consumer = Router::new()
-        .route("/v1/ask", post(routes::ask))
-        .route("/v1/ask/stream", post(routes::ask_stream))
-        .route("/v1/agents", get(routes::agents))
-        .route("/v1/policies", get(routes::policies))
+    let consumer = OpenApiRouter::new()
+        .routes(routes!(routes::ask))
+        .routes(routes!(routes::ask_stream))
+        .routes(routes!(routes::agents))
+        .routes(routes!(routes::policies))
         .layer(DefaultBodyLimit::max(MAX_ASK_BYTES))
         .layer(from_fn_with_state(state.clone(), auth::consumer));
-    let operator = Router::new()
-        .route(
-            "/v1/plugins",
-            get(routes::list_plugins).post(routes::upload_plugin),
-        )
-        .route(
-            "/v1/plugins/{id}",
-            axum::routing::put(routes::replace_plugin).delete(routes::remove_plugin),
-        )
-        .route("/v1/plugins/{id}/enable", post(routes::enable_plugin))
-        .route("/v1/plugins/{id}/disable", post(routes::disable_plugin))
-        .route("/v1/audit", get(routes::audit))
-        .route("/v1/audit/verify", get(routes::audit_verify))
+    let operator = OpenApiRouter::new()
+        .routes(routes!(routes::list_plugins, routes::upload_plugin))
+        .routes(routes!(routes::replace_plugin, routes::remove_plugin))
+        .routes(routes!(routes::enable_plugin))
+        .routes(routes!(routes::disable_plugin))
+        .routes(routes!(routes::audit))
+        .routes(routes!(routes::audit_verify))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(from_fn_with_state(state.clone(), auth::operator));
-    Router::new()
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::healthz))
+        .routes(routes!(routes::readyz))
+        .routes(routes!(routes::metrics))
+        .routes(routes!(openapi::document))
         .merge(consumer)
         .merge(operator)
+        .split_for_parts();
+    openapi::add_request_id_header(&mut doc);
+    router
         .merge(ui::routes())
+        .layer(Extension(openapi::Document::new(&doc)))
         .fallback(routes::not_found)
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)

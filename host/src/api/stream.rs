@@ -15,8 +15,12 @@ use std::task::{Context, Poll};
 use axum::response::sse::Event;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
+use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{RefOr, extensions::Extensions};
+use utoipa::{PartialSchema, ToSchema};
+
 use super::admission::Admitted;
-use crate::bus::{AskResult, Bus, BusEvent};
+use crate::bus::{AgentCall, AskResult, Bus, BusEvent, FailedBranch, StageTiming, VerdictRecord};
 use crate::metrics::HostMetrics;
 
 type Ask = Pin<Box<dyn Future<Output = AskResult> + Send>>;
@@ -80,5 +84,106 @@ impl futures_core::Stream for AskStream {
             })),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// One event of `POST /v1/ask/stream` in the OpenAPI document: the `event` name
+/// and its `data`, a JSON text whose schema depends on the name. This is how
+/// OpenAPI 3.2 describes an event stream (`itemSchema`); in a 3.1 document the
+/// media type's `schema` describes one event, which is how schemathesis reads
+/// it and validates every event's data.
+pub struct StreamEvent;
+
+/// `{"type": "string", "contentMediaType": "application/json", "contentSchema": schema}`.
+/// utoipa 5 has no `contentSchema` keyword; its extensions are flattened into
+/// the schema object, so the keyword goes in as one (without the `x-` prefix,
+/// which only the builder adds).
+fn json_text(schema: RefOr<Schema>) -> Object {
+    let mut keyword = Extensions::default();
+    keyword.insert(
+        "contentSchema".to_owned(),
+        serde_json::to_value(schema).unwrap_or_default(),
+    );
+    let mut text = Object::with_type(Type::String);
+    text.content_media_type = "application/json".to_owned();
+    text.extensions = Some(keyword);
+    text
+}
+
+fn reference<T: ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+}
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let started = ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::Object))
+            .property("correlation_id", Object::with_type(Type::String))
+            .required("correlation_id")
+            .into();
+        let events: [(&str, &str, RefOr<Schema>); 6] = [
+            ("started", "The question entered the bus", started),
+            (
+                "verdict",
+                "One policy's verdict on one message",
+                reference::<VerdictRecord>(),
+            ),
+            (
+                "message",
+                "One agent call: its outputs, or its fault",
+                reference::<AgentCall>(),
+            ),
+            (
+                "branch",
+                "A branch failed (fault, error, denial, limit)",
+                reference::<FailedBranch>(),
+            ),
+            (
+                "stage",
+                "A fan-out/fan-in stage finished",
+                reference::<StageTiming>(),
+            ),
+            (
+                "answer",
+                "Last: the whole result, as `POST /v1/ask` returns it; its `status` says how the question ended",
+                reference::<AskResult>(),
+            ),
+        ];
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "One Server-Sent Event: `started`, then `verdict`, `message`, `branch` and `stage` \
+             as they happen, then one `answer`. Comments keep an idle stream alive.",
+        ));
+        for (name, what, data) in events {
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::Object))
+                    .description(Some(what))
+                    .property(
+                        "event",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::new(Type::String))
+                            .enum_values(Some([name])),
+                    )
+                    .property("data", json_text(data))
+                    .required("event")
+                    .required("data"),
+            );
+        }
+        one_of.into()
+    }
+}
+
+impl ToSchema for StreamEvent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::schemas(schemas);
+        }
+        add::<VerdictRecord>(schemas);
+        add::<AgentCall>(schemas);
+        add::<FailedBranch>(schemas);
+        add::<StageTiming>(schemas);
+        add::<AskResult>(schemas);
+        add::<BusEvent>(schemas);
     }
 }

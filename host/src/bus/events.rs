@@ -7,6 +7,7 @@
 //! that goes away drops the question with it (see `api::routes::ask_stream`).
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::result::{AgentCall, FailedBranch, StageTiming, VerdictRecord};
 
@@ -14,7 +15,7 @@ use super::result::{AgentCall, FailedBranch, StageTiming, VerdictRecord};
 pub type EventSender = tokio::sync::mpsc::UnboundedSender<BusEvent>;
 
 /// One thing that happened in a question, in the order the bus saw it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BusEvent {
     /// The question entered the bus under this correlation id.

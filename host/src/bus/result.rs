@@ -2,9 +2,10 @@
 //! and the timings. Serializable as is, so `djinn ask --json` prints it whole.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// How a question ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum AskStatus {
     /// An `answer` crossed the outbound gate.
@@ -26,7 +27,7 @@ pub enum AskStatus {
 }
 
 /// One agent call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AgentCall {
     pub agent: String,
     pub topic_in: String,
@@ -43,7 +44,7 @@ pub struct AgentCall {
 }
 
 /// One policy's verdict on one message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerdictRecord {
     pub policy: String,
     /// `inbound`, `hop` or `outbound`.
@@ -58,7 +59,7 @@ pub struct VerdictRecord {
 }
 
 /// A branch (or a hop) that did not deliver, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FailedBranch {
     pub agent: String,
     /// The topic the agent was handling.
@@ -67,7 +68,7 @@ pub struct FailedBranch {
 }
 
 /// One branch of a gather.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BranchTiming {
     pub agent: String,
     pub outcome: String,
@@ -75,7 +76,7 @@ pub struct BranchTiming {
 }
 
 /// A `djinn-gather` fan-out/fan-in stage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StageTiming {
     /// The topic of the message that was fanned out (`analysis.result`).
     pub origin_topic: String,
@@ -89,7 +90,7 @@ pub struct StageTiming {
 }
 
 /// A message no agent received (no subscriber); listed rather than dropped silently.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Undelivered {
     pub topic: String,
     pub sender: String,
@@ -97,7 +98,12 @@ pub struct Undelivered {
 }
 
 /// Everything one [`super::Bus::ask`] produced.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    description = "Everything one question produced: how it ended (`status` and the \
+fields of that status, flattened in), the answer, every call and verdict, every failure and \
+the timings."
+)]
 pub struct AskResult {
     pub correlation_id: String,
     #[serde(flatten)]
@@ -126,7 +132,7 @@ impl AskResult {
 }
 
 /// What the background subscribers of the answer (the judge) did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct BackgroundReport {
     pub calls: Vec<AgentCall>,
     pub verdicts: Vec<VerdictRecord>,
@@ -136,7 +142,7 @@ pub struct BackgroundReport {
 }
 
 /// A message an agent emitted, payload as JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Output {
     pub agent: String,
     pub topic: String,

@@ -563,21 +563,73 @@ async fn operator_routes_manage_plugins_and_keep_the_old_version_on_a_bad_upload
 
 /// Concurrent questions while a pipeline agent is replaced 10 times and a bad
 /// version is uploaded in between: every question is answered.
+/// The bundled component with a custom section appended: the same code under
+/// another SHA-256, so two versions can be told apart in answers.
+fn variant(name: &str, tag: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let section_name = b"djinn-test-version";
+    let mut body = Vec::new();
+    leb(section_name.len(), &mut body);
+    body.extend_from_slice(section_name);
+    body.extend_from_slice(tag);
+    let mut wasm = djinn_plugins::get(name).unwrap().wasm.to_vec();
+    wasm.push(0); // custom section id
+    leb(body.len(), &mut wasm);
+    wasm.extend_from_slice(&body);
+    wasm
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_swap_under_load_drops_no_request() {
+    // The supervisor runs twice in every question (first and last), so a question
+    // that saw two versions would show two hashes.
     let s = start(false).await;
+    let versions = [variant("supervisor", b"one"), variant("supervisor", b"two")];
+    let hashes = [sha256_hex(&versions[0]), sha256_hex(&versions[1])];
+    let manifest = djinn_plugins::get("supervisor").unwrap().manifest;
+    let put = |wasm: Vec<u8>| {
+        s.http
+            .put(format!("{}/v1/plugins/supervisor", s.base))
+            .multipart(
+                Form::new()
+                    .part("component", Part::bytes(wasm).file_name("plugin.wasm"))
+                    .text("manifest", manifest.to_owned()),
+            )
+            .send()
+    };
+    assert_eq!(
+        put(versions[0].clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+
     let body = statement_question();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut askers = Vec::new();
     for _ in 0..3 {
-        let (http, url, body, stop) = (
+        let (http, url, body, stop, hashes) = (
             s.http.clone(),
             format!("{}/v1/ask", s.base),
             body.clone(),
             stop.clone(),
+            hashes.clone(),
         );
         askers.push(tokio::spawn(async move {
-            let mut answered = 0;
+            let mut seen = [0usize; 2];
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let resp = http.post(&url).json(&body).send().await.unwrap();
                 assert_eq!(resp.status(), StatusCode::OK);
@@ -588,49 +640,55 @@ async fn hot_swap_under_load_drops_no_request() {
                     "{}",
                     v["failed"]
                 );
-                answered += 1;
+                let used: Vec<&str> = v["calls"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c["agent"] == "supervisor")
+                    .map(|c| c["sha256"].as_str().unwrap())
+                    .collect();
+                assert_eq!(used.len(), 2, "the supervisor runs twice: {used:?}");
+                assert_eq!(used[0], used[1], "one question saw two versions");
+                let which = hashes.iter().position(|h| h == used[0]);
+                seen[which.expect("an uploaded version answered")] += 1;
             }
-            answered
+            seen
         }));
     }
-    for i in 0..10 {
-        let resp = s
-            .http
-            .put(format!("{}/v1/plugins/forecaster", s.base))
-            .multipart(upload("forecaster"))
-            .send()
-            .await
-            .unwrap();
+    for i in 1..=10 {
+        let resp = put(versions[i % 2].clone()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         if i == 5 {
-            let bad = Form::new()
-                .part("component", Part::bytes(b"garbage".to_vec()))
-                .text(
-                    "manifest",
-                    djinn_plugins::get("forecaster")
-                        .unwrap()
-                        .manifest
-                        .to_owned(),
-                );
-            let resp = s
-                .http
-                .put(format!("{}/v1/plugins/forecaster", s.base))
-                .multipart(bad)
-                .send()
-                .await
-                .unwrap();
+            let resp = put(b"garbage".to_vec()).await.unwrap();
             assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut total = 0;
+    let mut seen = [0usize; 2];
     for a in askers {
-        total += a.await.unwrap();
+        let s = a.await.unwrap();
+        seen[0] += s[0];
+        seen[1] += s[1];
     }
+    eprintln!("answers per version during the swaps: {seen:?}");
     assert!(
-        total >= 3,
-        "questions were answered during the swaps: {total}"
+        seen[0] + seen[1] >= 3,
+        "questions were answered during the swaps: {seen:?}"
     );
+    // The last upload (version 0, after the rejected one) serves new questions.
+    let v: Value = s
+        .http
+        .post(format!("{}/v1/ask", s.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = v["calls"][0]["sha256"].as_str().unwrap();
+    assert_eq!(last, hashes[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

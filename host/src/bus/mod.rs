@@ -1083,6 +1083,7 @@ async fn deliver_inner(
     let report = agent.plugin.handle(&decision.message).await;
     let mut call = AgentCall {
         agent: agent.id.clone(),
+        sha256: agent.plugin.sha256().to_owned(),
         topic_in: decision.message.topic.clone(),
         topics_out: Vec::new(),
         outputs: Vec::new(),

@@ -30,6 +30,8 @@ pub enum AskStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AgentCall {
     pub agent: String,
+    /// Hex SHA-256 of the component that ran: which version answered, across hot swaps.
+    pub sha256: String,
     pub topic_in: String,
     pub topics_out: Vec<String>,
     /// What the agent emitted (payloads as JSON).

@@ -907,16 +907,39 @@ fn numbers_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     }
 }
 
-/// Whether a string with escapes holds anything once decoded. In valid JSON every
-/// `\` is in a string, whose opening quote is the last unescaped `"` before it; a
-/// payload where that does not hold is not JSON, and the text scan covered it.
-/// A malformed escape answers `true` (let `inspect` decide).
+/// Whether a string with escapes holds anything once decoded that the text scan
+/// did not already see.
+///
+/// Most escapes cannot hide anything: `\"`, `\\` and `\/` decode to characters that
+/// every scanner treats as a boundary, as the backslash already is; `\n`, `\t`,
+/// `\r`, `\b` and `\f` decode to a boundary too, and their letter in the text only
+/// differs when a letter follows it (`\nABCPE1234F` reads as the word `nABCPE1234F`
+/// in the text; before a digit or a non-letter the lone letter starts no PAN or
+/// IBAN, breaks no number and only lengthens an email's local part). So only
+/// strings with a `\u` escape, or a letter escape followed by a letter, are decoded
+/// and scanned again.
+///
+/// In valid JSON every `\` is in a string, whose opening quote is the last
+/// unescaped `"` before it; a payload where that does not hold is not JSON, and the
+/// text scan covered it. A malformed escape answers `true` (let `inspect` decide).
 fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     let escaped = |q: usize| b[..q].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
     let mut decoded = Vec::new();
-    let mut from = 0;
-    while let Some(backslash) = find_byte(b, from, b'\\') {
-        let Some(open) = (from..backslash)
+    // The next backslash to look at, and where the next string to decode may open.
+    let (mut at, mut strings_from) = (0, 0);
+    while let Some(backslash) = find_byte(b, at, b'\\') {
+        let hides = match b.get(backslash + 1) {
+            Some(b'"' | b'\\' | b'/') => false,
+            Some(b'n' | b't' | b'r' | b'b' | b'f') => {
+                b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic)
+            }
+            _ => true,
+        };
+        if !hides {
+            at = backslash + 2;
+            continue;
+        }
+        let Some(open) = (strings_from..backslash)
             .rev()
             .find(|&q| b[q] == b'"' && !escaped(q))
         else {
@@ -931,7 +954,7 @@ fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
         if any(&decoded, kinds) {
             return true;
         }
-        from = close + 1;
+        (at, strings_from) = (close + 1, close + 1);
     }
     false
 }
@@ -1537,6 +1560,8 @@ mod tests {
         for payload in [
             // A PAN after an escaped newline: the raw text reads `nABCPE1234F`.
             r#"{"note":"x\nABCPE1234F"}"#,
+            // An IBAN after an escaped tab, in a key.
+            r#"{"x\tGB82WEST12345698765432":true}"#,
             // Digits as \u escapes, and an escaped slash inside an email.
             r#"{"q":"\u0034111 1111 1111 1111"}"#,
             r#"{"q":"bob\u0040example.com"}"#,

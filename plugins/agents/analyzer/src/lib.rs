@@ -157,8 +157,23 @@ pub fn analyze(payload: &Value) -> Result<Value, String> {
         "top_categories": top_categories,
         "monthly": monthly,
         "ingest_errors": payload.get("errors").cloned().unwrap_or_else(|| json!([])),
-        "transactions": raw,
+        "transactions": raw.iter().map(branch_fields).collect::<Vec<_>>(),
     }))
+}
+
+/// The transaction fields the analysis branches read (`anomaly-detector`,
+/// `recommender`). Only these travel on: `analysis.result` goes to every branch and
+/// on into `analysis.gathered`, and every policy reads every byte at every hop, so
+/// the statement's descriptions, accounts and types stop here.
+pub const BRANCH_FIELDS: [&str; 5] = ["line", "date", "merchant", "category", "amount_cents"];
+
+fn branch_fields(t: &Value) -> Value {
+    Value::Object(
+        BRANCH_FIELDS
+            .iter()
+            .filter_map(|k| Some((k.to_string(), t.get(*k)?.clone())))
+            .collect(),
+    )
 }
 
 struct Analyzer;
@@ -221,6 +236,10 @@ mod tests {
         assert_eq!(a["monthly"][1]["expense_cents"], 2_160_000);
         assert_eq!(a["ingest_errors"][0]["line"], 9);
         assert_eq!(a["transactions"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            a["transactions"][1],
+            json!({"line": 3, "date": "2024-01-02", "merchant": "M", "category": "rent", "amount_cents": -2_000_000})
+        );
         // salary is income only and sorts after the expense categories
         let salary = a["category_totals"]
             .as_array()

@@ -89,7 +89,7 @@ pub fn route_question(payload: &Value) -> Result<Routed, String> {
 }
 
 /// Turns the gathered analysis into a `report.request`.
-pub fn route_gathered(payload: &Value) -> Result<Routed, String> {
+pub fn route_gathered(mut payload: Value) -> Result<Routed, String> {
     let origin = payload
         .get("origin")
         .filter(|o| o.is_object())
@@ -98,6 +98,12 @@ pub fn route_gathered(payload: &Value) -> Result<Routed, String> {
         return Err("analysis.gathered needs an array `results`".into());
     }
     let question = origin.get("question").cloned().unwrap_or(Value::Null);
+    // The reporter writes from the analysis figures and the branch results; the
+    // transaction list the branches needed stops here (it is most of the bytes
+    // every policy would read again on this hop).
+    if let Some(origin) = payload.get_mut("origin").and_then(Value::as_object_mut) {
+        origin.remove("transactions");
+    }
     Ok((
         "report.request".into(),
         json!({"question": question, "gathered": payload}),
@@ -117,7 +123,7 @@ impl Agent for Supervisor {
         let payload = msg.json()?;
         let routed = match msg.topic.as_str() {
             "question" => route_question(&payload),
-            "analysis.gathered" => route_gathered(&payload),
+            "analysis.gathered" => route_gathered(payload),
             other => Err(format!("supervisor does not handle topic `{other}`")),
         };
         let (topic, out) = routed.map_err(PluginError::InvalidInput)?;
@@ -180,10 +186,15 @@ mod tests {
     #[test]
     fn gathered_becomes_a_report_request() {
         let g = json!({"origin": {"question": "q", "income_cents": 1}, "results": [], "failed": [{"agent": "forecaster", "reason": "trap"}]});
-        let (t, p) = route_gathered(&g).unwrap();
+        let (t, p) = route_gathered(g).unwrap();
         assert_eq!(t, "report.request");
         assert_eq!(p["question"], "q");
         assert_eq!(p["gathered"]["failed"][0]["agent"], "forecaster");
-        assert!(route_gathered(&json!({"results": []})).is_err());
+        assert_eq!(p["gathered"]["origin"]["income_cents"], 1);
+
+        let g = json!({"origin": {"question": "q", "transactions": [{"line": 2}]}, "results": []});
+        let (_, p) = route_gathered(g).unwrap();
+        assert!(p["gathered"]["origin"].get("transactions").is_none());
+        assert!(route_gathered(json!({"results": []})).is_err());
     }
 }

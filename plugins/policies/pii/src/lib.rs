@@ -13,9 +13,17 @@
 //! is scanned (except the values of `exempt_metadata`, identifiers the host sets), and
 //! no metadata can switch the policy off.
 //!
-//! Why JSON is parsed first: scanning the decoded strings catches PII hidden behind
-//! JSON escapes (`\u0034\u0031…`), and redacting inside decoded strings keeps the
-//! payload valid JSON.
+//! Why JSON is parsed: scanning the decoded strings catches PII hidden behind JSON
+//! escapes (`\u0034\u0031…`), and redacting inside decoded strings keeps the payload
+//! valid JSON.
+//!
+//! Why a screen runs before the parse: this policy judges every message at every
+//! hop, and nearly all of them hold no PII. Building a JSON tree of a 20 KB
+//! transaction list costs far more than reading its bytes once, so
+//! [`may_hold_pii`] reads the bytes (decoding only strings with escapes) and the
+//! tree is built only when the screen finds a candidate. The screen is exact, not a
+//! heuristic: it never passes a message the full inspection would flag (see its
+//! docs, and the tests that check it against the inspection on generated payloads).
 
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::Value;
@@ -243,174 +251,162 @@ fn ssn_valid(d: &[u8]) -> bool {
 }
 
 // ---------------------------------------------------------------- scanners
+//
+// Cost matters: this runs on every message at every hop, and pipeline messages are
+// tens of kilobytes of transactions. So the text is read once, byte by byte, with
+// a class table; the detectors run only where they can match (an `@`, a word of
+// the right shape, a run of at least 8 digits), and nothing is allocated unless a
+// candidate is found. `reference.rs` (tests only) keeps the straightforward
+// scanners these replace, and a test checks both agree on generated text.
+
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+const ALPHA: u8 = 4;
+
+/// Character classes of each byte (non-ASCII bytes are in none).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' => ALNUM | DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => ALNUM | ALPHA,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
 
 fn is_alnum(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
+    CLASS[usize::from(c)] & ALNUM != 0
 }
 
-fn scan_emails(b: &[u8], out: &mut Vec<Finding>) {
+/// The email address around the `@` at `at`, if it is one.
+fn email_at(b: &[u8], at: usize) -> Option<Finding> {
     let local = |c: u8| is_alnum(c) || b"._%+-".contains(&c);
     let domain = |c: u8| is_alnum(c) || c == b'.' || c == b'-';
-    for at in (0..b.len()).filter(|&i| b[i] == b'@') {
-        let mut s = at;
-        while s > 0 && local(b[s - 1]) {
-            s -= 1;
-        }
-        while s < at && b[s] == b'.' {
-            s += 1;
-        }
-        let mut e = at + 1;
-        while e < b.len() && domain(b[e]) {
-            e += 1;
-        }
-        while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
-            e -= 1;
-        }
-        if s == at || e <= at + 1 {
-            continue;
-        }
-        let dom = &b[at + 1..e];
-        let mut labels = dom.split(|&c| c == b'.');
-        let tld_ok = dom
-            .rsplit(|&c| c == b'.')
-            .next()
-            .is_some_and(|t| t.len() >= 2 && t.iter().all(u8::is_ascii_alphabetic));
-        if dom.contains(&b'.') && tld_ok && labels.all(|l| !l.is_empty()) {
-            out.push(Finding {
-                kind: Kind::Email,
-                start: s,
-                end: e,
-            });
-        }
+    let mut s = at;
+    while s > 0 && local(b[s - 1]) {
+        s -= 1;
     }
+    while s < at && b[s] == b'.' {
+        s += 1;
+    }
+    let mut e = at + 1;
+    while e < b.len() && domain(b[e]) {
+        e += 1;
+    }
+    while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
+        e -= 1;
+    }
+    if s == at || e <= at + 1 {
+        return None;
+    }
+    let dom = &b[at + 1..e];
+    let tld_ok = dom
+        .rsplit(|&c| c == b'.')
+        .next()
+        .is_some_and(|t| t.len() >= 2 && t.iter().all(u8::is_ascii_alphabetic));
+    let labels_ok = dom.split(|&c| c == b'.').all(|l| !l.is_empty());
+    (dom.contains(&b'.') && tld_ok && labels_ok).then_some(Finding {
+        kind: Kind::Email,
+        start: s,
+        end: e,
+    })
 }
 
-fn scan_pans(b: &[u8], out: &mut Vec<Finding>) {
-    if b.len() < 10 {
-        return;
-    }
-    for i in 0..=b.len() - 10 {
-        if (i > 0 && is_alnum(b[i - 1])) || (i + 10 < b.len() && is_alnum(b[i + 10])) {
-            continue;
-        }
-        let w = &b[i..i + 10];
-        // The fourth letter is the holder type (person, company, HUF, firm, ...).
-        if w[..5].iter().all(u8::is_ascii_alphabetic)
-            && w[5..9].iter().all(u8::is_ascii_digit)
-            && w[9].is_ascii_alphabetic()
-            && b"PCHFATBLJG".contains(&w[3].to_ascii_uppercase())
-        {
-            out.push(Finding {
-                kind: Kind::Pan,
-                start: i,
-                end: i + 10,
-            });
-        }
-    }
+/// Whether a word (a maximal run of ASCII letters and digits) is a PAN. A PAN must
+/// not touch other letters or digits and is all letters and digits, so it is
+/// always a whole word of ten.
+fn is_pan(w: &[u8]) -> bool {
+    // The fourth letter is the holder type (person, company, HUF, firm, ...).
+    w.len() == 10
+        && w[..5].iter().all(u8::is_ascii_alphabetic)
+        && w[5..9].iter().all(u8::is_ascii_digit)
+        && w[9].is_ascii_alphabetic()
+        && b"PCHFATBLJG".contains(&w[3].to_ascii_uppercase())
 }
 
-fn scan_ibans(b: &[u8], out: &mut Vec<Finding>) {
-    let mut i = 0;
-    while i + 4 <= b.len() {
-        let starts = (i == 0 || !is_alnum(b[i - 1]))
-            && b[i].is_ascii_alphabetic()
-            && b[i + 1].is_ascii_alphabetic()
-            && b[i + 2].is_ascii_digit()
-            && b[i + 3].is_ascii_digit();
-        if !starts {
-            i += 1;
-            continue;
+/// The end of the IBAN starting at word start `i`, if one does.
+fn iban_at(b: &[u8], i: usize) -> Option<usize> {
+    let head = b.get(i..i + 4)?;
+    if !(head[0].is_ascii_alphabetic()
+        && head[1].is_ascii_alphabetic()
+        && head[2].is_ascii_digit()
+        && head[3].is_ascii_digit())
+    {
+        return None;
+    }
+    // Collect alphanumerics, allowing single spaces between groups; remember where
+    // each group ends, since an IBAN ends at the end of a group.
+    let mut chars = [0u8; 35];
+    let mut n = 0;
+    // (characters so far, byte end) per group; a group has at least one character.
+    let mut ends = [(0usize, 0usize); 35];
+    let mut groups = 0;
+    let mut k = i;
+    loop {
+        while k < b.len() && is_alnum(b[k]) && n <= 34 {
+            chars[n] = b[k];
+            n += 1;
+            k += 1;
         }
-        // Collect alphanumerics, allowing single spaces between groups; remember
-        // where each group ends, since an IBAN ends at the end of a group.
-        let mut chars = Vec::with_capacity(34);
-        let mut ends = Vec::new();
-        let mut k = i;
-        loop {
-            while k < b.len() && is_alnum(b[k]) && chars.len() <= 34 {
-                chars.push(b[k]);
-                k += 1;
-            }
-            if chars.len() > 34 {
-                break;
-            }
-            ends.push((chars.len(), k));
-            if k + 1 < b.len() && b[k] == b' ' && is_alnum(b[k + 1]) {
-                k += 1;
-            } else {
-                break;
-            }
+        if n > 34 {
+            break;
         }
-        let found = ends
-            .iter()
-            .rev()
-            .find(|(n, _)| iban_valid(&chars[..*n]))
-            .map(|&(_, end)| end);
-        match found {
-            Some(end) => {
-                out.push(Finding {
-                    kind: Kind::Iban,
-                    start: i,
-                    end,
-                });
-                i = end;
-            }
-            None => i += 1,
+        ends[groups] = (n, k);
+        groups += 1;
+        if k + 1 < b.len() && b[k] == b' ' && is_alnum(b[k + 1]) {
+            k += 1;
+        } else {
+            break;
         }
     }
+    ends[..groups]
+        .iter()
+        .rev()
+        .find(|(n, _)| iban_valid(&chars[..*n]))
+        .map(|&(_, end)| end)
 }
 
 /// A run of digits broken only by short separators, e.g. `+91 98765-43210` or
 /// `(415) 555-2671`.
-struct NumberRun {
+struct NumberRun<'a> {
     /// Starts with `+` (E.164) or `(` (a US area code).
     plus: bool,
     paren: bool,
     lead: usize,
     /// Byte ranges of the digit groups.
-    groups: Vec<(usize, usize)>,
+    groups: &'a [(usize, usize)],
 }
 
 fn is_sep(c: u8) -> bool {
     matches!(c, b' ' | b'-' | b'.' | b'(' | b')')
 }
 
-fn number_runs(b: &[u8]) -> Vec<NumberRun> {
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
+/// Reads the number run whose first digit is at `i` into `groups` (cleared first)
+/// and returns where it ends and how many digits it has.
+fn number_run(b: &[u8], mut i: usize, groups: &mut Vec<(usize, usize)>) -> (usize, usize) {
+    groups.clear();
+    let mut digits = 0;
+    loop {
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
-            continue;
         }
-        let plus = i > 0 && b[i - 1] == b'+';
-        let paren = i > 0 && b[i - 1] == b'(';
-        let lead = if plus || paren { i - 1 } else { i };
-        let mut groups = Vec::new();
-        loop {
-            let s = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            groups.push((s, i));
-            let mut k = i;
-            while k < b.len() && k - i < 2 && is_sep(b[k]) {
-                k += 1;
-            }
-            if k > i && k < b.len() && b[k].is_ascii_digit() {
-                i = k;
-            } else {
-                break;
-            }
+        groups.push((s, i));
+        digits += i - s;
+        let mut k = i;
+        while k < b.len() && k - i < 2 && is_sep(b[k]) {
+            k += 1;
         }
-        runs.push(NumberRun {
-            plus,
-            paren,
-            lead,
-            groups,
-        });
+        if k > i && k < b.len() && b[k].is_ascii_digit() {
+            i = k;
+        } else {
+            return (i, digits);
+        }
     }
-    runs
 }
 
 /// Every separator is the same single character, one of `allowed` (or there is none).
@@ -508,54 +504,126 @@ fn phone(d: &[u8], lens: &[usize], seps: &[&[u8]], plus: bool, paren: bool) -> b
     }
 }
 
-fn scan_numbers(b: &[u8], kinds: &[Kind], out: &mut Vec<Finding>) {
-    for run in number_runs(b) {
-        let n = run.groups.len();
-        let mut i = 0;
-        while i < n {
-            // The longest span starting at group i that is something, up to 19 digits.
-            let mut last = i;
-            let mut total = 0;
-            while last < n {
-                total += run.groups[last].1 - run.groups[last].0;
-                if total > 19 {
-                    break;
-                }
-                last += 1;
+/// The findings in one number run, greedy from the left.
+fn scan_run(b: &[u8], run: &NumberRun, kinds: &[Kind], out: &mut Vec<Finding>) {
+    let n = run.groups.len();
+    let mut i = 0;
+    while i < n {
+        // The longest span starting at group i that is something, up to 19 digits.
+        let mut last = i;
+        let mut total = 0;
+        while last < n {
+            total += run.groups[last].1 - run.groups[last].0;
+            if total > 19 {
+                break;
             }
-            let hit = (i..last)
-                .rev()
-                .find_map(|j| classify(b, &run, i, j, kinds).map(|k| (j, k)));
-            match hit {
-                Some((j, kind)) => {
-                    let start = if i == 0 { run.lead } else { run.groups[i].0 };
-                    out.push(Finding {
-                        kind,
-                        start,
-                        end: run.groups[j].1,
-                    });
-                    i = j + 1;
-                }
-                None => i += 1,
+            last += 1;
+        }
+        let hit = (i..last)
+            .rev()
+            .find_map(|j| classify(b, run, i, j, kinds).map(|k| (j, k)));
+        match hit {
+            Some((j, kind)) => {
+                let start = if i == 0 { run.lead } else { run.groups[i].0 };
+                out.push(Finding {
+                    kind,
+                    start,
+                    end: run.groups[j].1,
+                });
+                i = j + 1;
             }
+            None => i += 1,
         }
     }
 }
 
 /// Every piece of PII of the enabled `kinds` in `text`, in order, not overlapping.
 fn scan(text: &str, kinds: &[Kind]) -> Vec<Finding> {
-    let b = text.as_bytes();
+    scan_bytes(text.as_bytes(), kinds)
+}
+
+/// [`scan`] over bytes (the screen scans raw payload bytes).
+///
+/// Every detector needs a digit (cards, phones, Aadhaar, SSN, and the digits of a
+/// PAN or an IBAN) or an `@` (email), so the pass jumps from one of those to the
+/// next, eight bytes at a time, and only looks closer there: the `@` may be an
+/// email; the word (maximal run of ASCII letters and digits) around a digit may be
+/// a PAN or start an IBAN, and a digit not inside the previous number run starts
+/// one.
+fn scan_bytes(b: &[u8], kinds: &[Kind]) -> Vec<Finding> {
+    let on = |k: Kind| kinds.contains(&k);
+    let (email, iban, pan) = (on(Kind::Email), on(Kind::Iban), on(Kind::Pan));
+    let numbers = [Kind::Card, Kind::Aadhaar, Kind::Ssn, Kind::Phone]
+        .iter()
+        .any(|k| kinds.contains(k));
     let mut found = Vec::new();
-    if kinds.contains(&Kind::Email) {
-        scan_emails(b, &mut found);
+    let mut groups = Vec::new();
+    // Where the last IBAN and the last number run ended: the next starts after.
+    let mut iban_until = 0;
+    let mut run_until = 0;
+    // No word starts before `i`: it is 0, just after an `@`, or a word's end.
+    let mut i = 0;
+    loop {
+        let p = next_digit_or_at(b, i);
+        if p >= b.len() {
+            break;
+        }
+        if b[p] == b'@' {
+            if email && let Some(f) = email_at(b, p) {
+                found.push(f);
+            }
+            i = p + 1;
+            continue;
+        }
+        let mut start = p;
+        while start > i && is_alnum(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = p;
+        while end < b.len() {
+            let class = CLASS[usize::from(b[end])];
+            if class & ALNUM == 0 {
+                break;
+            }
+            if numbers && class & DIGIT != 0 && end >= run_until {
+                let (run_end, digits) = number_run(b, end, &mut groups);
+                run_until = run_end;
+                let plus = end > 0 && b[end - 1] == b'+';
+                let paren = end > 0 && b[end - 1] == b'(';
+                // Nothing is shorter than 9 digits (8 after a `+`): the dates and
+                // amounts that fill a statement stop here.
+                if digits > 8 || (digits == 8 && plus) {
+                    let run = NumberRun {
+                        plus,
+                        paren,
+                        lead: if plus || paren { end - 1 } else { end },
+                        groups: &groups,
+                    };
+                    scan_run(b, &run, kinds, &mut found);
+                }
+            }
+            end += 1;
+        }
+        if pan && is_pan(&b[start..end]) {
+            found.push(Finding {
+                kind: Kind::Pan,
+                start,
+                end,
+            });
+        }
+        if iban
+            && start >= iban_until
+            && let Some(iban_end) = iban_at(b, start)
+        {
+            found.push(Finding {
+                kind: Kind::Iban,
+                start,
+                end: iban_end,
+            });
+            iban_until = iban_end;
+        }
+        i = end;
     }
-    if kinds.contains(&Kind::Iban) {
-        scan_ibans(b, &mut found);
-    }
-    if kinds.contains(&Kind::Pan) {
-        scan_pans(b, &mut found);
-    }
-    scan_numbers(b, kinds, &mut found);
     found.sort_by_key(|f| (f.start, usize::MAX - f.end));
     let mut out: Vec<Finding> = Vec::with_capacity(found.len());
     for f in found {
@@ -564,6 +632,66 @@ fn scan(text: &str, kinds: &[Kind]) -> Vec<Finding> {
         }
     }
     out
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = ONES * 0x80;
+
+/// Whether any byte of `x` is an ASCII digit (exact; bytes of 0x80 and up are not).
+#[inline(always)]
+fn has_digit(x: u64) -> bool {
+    let low = x & (ONES * 0x7f);
+    // Per byte: below 0x3a, not 0x80 or up, and above 0x2f; no carries cross bytes.
+    (ONES * (127 + 0x3a) - low) & !x & (low + ONES * (127 - 0x2f)) & HIGHS != 0
+}
+
+/// Whether any byte of `x` is `c`.
+#[inline(always)]
+fn has_byte(x: u64, c: u8) -> bool {
+    let v = x ^ (ONES * u64::from(c));
+    v.wrapping_sub(ONES) & !v & HIGHS != 0
+}
+
+/// The eight bytes at `i` (the caller checks `i + 8 <= b.len()`).
+#[inline(always)]
+fn chunk(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first index at or after `i` holding `c`, if any.
+fn find_byte(b: &[u8], mut i: usize, c: u8) -> Option<usize> {
+    while i + 8 <= b.len() && !has_byte(chunk(b, i), c) {
+        i += 8;
+    }
+    b.get(i..)?.iter().position(|&x| x == c).map(|p| i + p)
+}
+
+/// The first index at or after `i` holding an ASCII digit or `@` (`b.len()` if none).
+fn next_digit_or_at(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let x = chunk(b, i);
+        if has_digit(x) || has_byte(x, b'@') {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && !(b[i].is_ascii_digit() || b[i] == b'@') {
+        i += 1;
+    }
+    i
+}
+
+/// The first index at or after `i` holding an ASCII digit (`b.len()` if none).
+fn next_digit(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() && !has_digit(chunk(b, i)) {
+        i += 8;
+    }
+    while i < b.len() && !b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 /// `text` with each finding replaced by `[REDACTED:<kind>]`.
@@ -701,6 +829,185 @@ fn inspect(msg: &Message, cfg: &Config, redact: bool) -> (Vec<Hit>, Message) {
     (hits, out)
 }
 
+// ---------------------------------------------------------------- the screen
+
+/// Whether [`inspect`] could find anything: a conservative screen that reads the
+/// payload bytes without building a JSON tree. `false` means `inspect` finds
+/// nothing; `true` means "run it".
+///
+/// Why it is exact: every scanner treats `"` as a hard boundary (it is not a digit,
+/// letter, separator or email character), so a JSON string's findings are found
+/// again when the whole payload is scanned as text, where each string sits between
+/// quotes; and a payload that is not JSON is scanned as text by `inspect` too. The
+/// text differs from what `walk` scans in two places only, and both are scanned
+/// again in `walk`'s form: strings with escapes (decoded, between quotes) and
+/// numbers that `Number::to_string` may print differently (`9e9` is
+/// `9000000000.0`).
+fn may_hold_pii(msg: &Message, cfg: &Config) -> bool {
+    let kinds = &cfg.kinds;
+    let b = msg.payload.as_bytes();
+    any(b, kinds)
+        || escaped_strings_may_hold_pii(b, kinds)
+        || numbers_may_hold_pii(b, kinds)
+        || msg.metadata.iter().any(|(k, v)| {
+            any(k.as_bytes(), kinds)
+                || (!cfg.exempt_metadata.iter().any(|e| e == k) && any(v.as_bytes(), kinds))
+        })
+}
+
+/// Whether `scan` finds anything in `b`.
+fn any(b: &[u8], kinds: &[Kind]) -> bool {
+    !scan_bytes(b, kinds).is_empty()
+}
+
+/// Whether a number token could read as PII in the form `walk` scans
+/// (`Number::to_string`). Tokens are found without tracking strings: a "token"
+/// inside a string is scanned once more, which costs a little and finds nothing
+/// the text scan did not.
+fn numbers_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
+    let number_byte = |c: u8| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E');
+    let mut until = 0;
+    loop {
+        let p = next_digit(b, until);
+        if p >= b.len() {
+            return false;
+        }
+        let mut start = p;
+        while start > until && number_byte(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = p;
+        let (mut digits, mut fraction, mut exponent) = (0, false, false);
+        while end < b.len() && number_byte(b[end]) {
+            match b[end] {
+                b'.' => fraction = true,
+                b'e' | b'E' => exponent = true,
+                b'0'..=b'9' => digits += 1,
+                _ => {}
+            }
+            end += 1;
+        }
+        until = end;
+        let exponent = exponent || b[start..p].iter().any(|&c| c == b'e' || c == b'E');
+        // An integer of up to 18 digits prints as written. Without an exponent, a
+        // number of up to 7 digits prints with at most 7 (the shortest round trip
+        // is no longer than the text), and nothing matches under 8 digits without
+        // letters or `@`.
+        if !exponent && (digits <= 7 || (!fraction && digits <= 18)) {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&b[start..end]) else {
+            continue;
+        };
+        if let Ok(n) = serde_json::from_str::<serde_json::Number>(text)
+            && any(n.to_string().as_bytes(), kinds)
+        {
+            return true;
+        }
+    }
+}
+
+/// Whether a string with escapes holds anything once decoded that the text scan
+/// did not already see.
+///
+/// Most escapes cannot hide anything: `\"`, `\\` and `\/` decode to characters that
+/// every scanner treats as a boundary, as the backslash already is; `\n`, `\t`,
+/// `\r`, `\b` and `\f` decode to a boundary too, and their letter in the text only
+/// differs when a letter follows it (`\nABCPE1234F` reads as the word `nABCPE1234F`
+/// in the text; before a digit or a non-letter the lone letter starts no PAN or
+/// IBAN, breaks no number and only lengthens an email's local part). So only
+/// strings with a `\u` escape, or a letter escape followed by a letter, are decoded
+/// and scanned again.
+///
+/// In valid JSON every `\` is in a string, whose opening quote is the last
+/// unescaped `"` before it; a payload where that does not hold is not JSON, and the
+/// text scan covered it. A malformed escape answers `true` (let `inspect` decide).
+fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
+    let escaped = |q: usize| b[..q].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+    let mut decoded = Vec::new();
+    // The next backslash to look at, and where the next string to decode may open.
+    let (mut at, mut strings_from) = (0, 0);
+    while let Some(backslash) = find_byte(b, at, b'\\') {
+        let hides = match b.get(backslash + 1) {
+            Some(b'"' | b'\\' | b'/') => false,
+            Some(b'n' | b't' | b'r' | b'b' | b'f') => {
+                b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic)
+            }
+            _ => true,
+        };
+        if !hides {
+            at = backslash + 2;
+            continue;
+        }
+        let Some(open) = (strings_from..backslash)
+            .rev()
+            .find(|&q| b[q] == b'"' && !escaped(q))
+        else {
+            return true;
+        };
+        decoded.clear();
+        decoded.push(b'"');
+        let Some(close) = decode_string(b, open + 1, &mut decoded) else {
+            return true;
+        };
+        decoded.push(b'"');
+        if any(&decoded, kinds) {
+            return true;
+        }
+        (at, strings_from) = (close + 1, close + 1);
+    }
+    false
+}
+
+/// Decodes the JSON string body starting at `i` into `out`; returns the index of
+/// its closing quote, or `None` if an escape is malformed or the string never ends.
+fn decode_string(b: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        let next = i + b[i..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        out.extend_from_slice(&b[i..next]);
+        if b[next] == b'"' {
+            return Some(next);
+        }
+        let e = *b.get(next + 1)?;
+        i = next + 2;
+        let decoded = match e {
+            b'"' | b'\\' | b'/' => e,
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hi = hex4(b.get(i..i + 4)?)?;
+                i += 4;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(i..i + 2)? != b"\\u" {
+                        return None;
+                    }
+                    let lo = hex4(b.get(i + 2..i + 6)?)?;
+                    i += 6;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    hi
+                };
+                let ch = char::from_u32(code)?;
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(decoded);
+    }
+}
+
+fn hex4(h: &[u8]) -> Option<u32> {
+    h.iter()
+        .try_fold(0u32, |acc, &c| Some(acc * 16 + char::from(c).to_digit(16)?))
+}
+
 fn stage_name(stage: Stage) -> &'static str {
     match stage {
         Stage::Inbound => "inbound",
@@ -712,6 +1019,10 @@ fn stage_name(stage: Stage) -> &'static str {
 fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     let action = cfg.action(ctx.stage);
     if action == Action::Allow {
+        return Verdict::Allow;
+    }
+    // Nearly every message holds no PII; the screen spares those the JSON tree.
+    if !may_hold_pii(msg, cfg) {
         return Verdict::Allow;
     }
     let (hits, redacted) = inspect(msg, cfg, action == Action::Redact);
@@ -764,6 +1075,9 @@ impl Policy for Pii {
 }
 
 djinn_sdk::export_policy!(Pii);
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {
@@ -1030,5 +1344,242 @@ mod tests {
         let err =
             Config::load(|k| (k == "kinds").then(|| "card,passport".to_string())).unwrap_err();
         assert!(err.contains("`passport`"), "{err}");
+    }
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        /// Text made of fragments that form PII, near misses and boundaries.
+        fn text(&mut self) -> String {
+            const BITS: &[&str] = &[
+                "4111",
+                "1111",
+                "5500",
+                "0000",
+                "0004",
+                "3782",
+                "822463",
+                "10005",
+                "2345",
+                "6789",
+                "0124",
+                "0123",
+                "123",
+                "45",
+                "6789",
+                "98765",
+                "43210",
+                "9876543210",
+                "415",
+                "555",
+                "2671",
+                "1",
+                "2",
+                "9",
+                "0",
+                "91",
+                "+",
+                "(",
+                ")",
+                " ",
+                " ",
+                "  ",
+                "-",
+                "-",
+                ".",
+                ",",
+                "/",
+                "@",
+                "a",
+                "x",
+                "bob",
+                "example",
+                "com",
+                "co",
+                "in",
+                "ABCPE",
+                "1234",
+                "F",
+                "GB82",
+                "WEST",
+                "1234",
+                "5698",
+                "7654",
+                "32",
+                "de89",
+                "370400440532013000",
+                "\n",
+                "\t",
+                "\"",
+                "\\",
+                "é",
+                "ＩＧ",
+                "_",
+                "%",
+                "2024-03-01",
+                "-1250.00",
+                "ref ",
+                "UPI/",
+            ];
+            let n = 1 + self.below(24);
+            (0..n).map(|_| self.pick(BITS)).collect()
+        }
+
+        /// A JSON number as text, some of which print differently when parsed.
+        fn number(&mut self) -> String {
+            match self.below(6) {
+                0 => format!("{}", self.next() % 100_000),
+                1 => format!("-{}", self.next() % 10_000_000_000_000_000),
+                2 => format!("{}.{}", self.next() % 100_000_000_000, self.below(100)),
+                3 => format!("{}e{}", 1 + self.below(9), self.below(22)),
+                4 => format!(
+                    "{}.{}e{}",
+                    1 + self.below(9),
+                    self.next() % 1_000_000_000,
+                    self.below(20)
+                ),
+                _ => format!("{}{}", self.next(), self.next() % 1000),
+            }
+        }
+
+        /// JSON text: objects, arrays, strings (escaped by serde or by hand), numbers.
+        fn json(&mut self, depth: usize) -> String {
+            match self.below(if depth > 2 { 3 } else { 5 }) {
+                0 => serde_json::to_string(&self.text()).unwrap(),
+                1 => {
+                    // Hand-written escapes: \uXXXX for digits and letters, \n, \/.
+                    let t = self.text();
+                    let mut out = String::from("\"");
+                    for c in t.chars() {
+                        match c {
+                            '"' => out.push_str("\\\""),
+                            '\\' => out.push_str("\\\\"),
+                            '\n' => out.push_str("\\n"),
+                            '\t' => out.push_str("\\t"),
+                            '/' => out.push_str("\\/"),
+                            c if c.is_ascii_alphanumeric() && self.below(3) == 0 => {
+                                out.push_str(&format!("\\u{:04x}", c as u32))
+                            }
+                            c => out.push(c),
+                        }
+                    }
+                    out.push('"');
+                    out
+                }
+                2 => self.number(),
+                3 => {
+                    let n = self.below(4);
+                    let items: Vec<String> = (0..n).map(|_| self.json(depth + 1)).collect();
+                    format!("[{}]", items.join(", "))
+                }
+                _ => {
+                    let n = self.below(4);
+                    let items: Vec<String> = (0..n)
+                        .map(|_| {
+                            let key = serde_json::to_string(&self.text()).unwrap();
+                            format!("{key}: {}", self.json(depth + 1))
+                        })
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_one_pass_scanner_agrees_with_the_reference_scanners() {
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let mut with_findings = 0;
+        for _ in 0..30_000 {
+            let t = g.text();
+            let ours = scan(&t, &Kind::ALL);
+            assert_eq!(ours, reference::scan(&t, &Kind::ALL), "text {t:?}");
+            with_findings += usize::from(!ours.is_empty());
+            let some = [Kind::Card, Kind::Pan];
+            assert_eq!(scan(&t, &some), reference::scan(&t, &some), "text {t:?}");
+        }
+        // The generator must actually produce PII, or agreement proves nothing.
+        assert!(
+            with_findings > 3_000,
+            "only {with_findings} texts had findings"
+        );
+    }
+
+    #[test]
+    fn the_screen_never_passes_a_message_the_full_inspection_flags() {
+        let mut g = Gen(0x2545_F491_4F6C_DD1D);
+        let cfg = Config::default();
+        let (mut flagged, mut screened_in) = (0, 0);
+        for i in 0..20_000 {
+            let payload = match i % 10 {
+                // Not JSON: inspected as text.
+                0 => g.text(),
+                1 => format!("{} {}", g.json(0), g.text()),
+                _ => g.json(0),
+            };
+            let mut m = Message::new("question", payload);
+            if i % 7 == 0 {
+                m = m.with_meta("note", g.text());
+            }
+            let screen = may_hold_pii(&m, &cfg);
+            let (hits, _) = inspect(&m, &cfg, false);
+            assert!(
+                screen || hits.is_empty(),
+                "the screen passed {:?} but inspect found {hits:?}",
+                m.payload
+            );
+            flagged += usize::from(!hits.is_empty());
+            screened_in += usize::from(screen);
+        }
+        assert!(flagged > 2_000, "only {flagged} payloads held PII");
+        // The screen is useful only if it passes most clean payloads.
+        assert!(
+            screened_in < flagged + (20_000 - flagged) / 2,
+            "the screen let {screened_in} through for {flagged} with PII"
+        );
+    }
+
+    #[test]
+    fn escapes_and_number_forms_do_not_hide_pii_from_the_screen() {
+        for payload in [
+            // A PAN after an escaped newline: the raw text reads `nABCPE1234F`.
+            r#"{"note":"x\nABCPE1234F"}"#,
+            // An IBAN after an escaped tab, in a key.
+            r#"{"x\tGB82WEST12345698765432":true}"#,
+            // Digits as \u escapes, and an escaped slash inside an email.
+            r#"{"q":"\u0034111 1111 1111 1111"}"#,
+            r#"{"q":"bob\u0040example.com"}"#,
+            // A phone number as a float with an exponent: walk sees 9876543210.0.
+            r#"{"n":9.87654321e9}"#,
+            // A card as a float: 4111111111111111.0.
+            r#"{"n":4.111111111111111e15}"#,
+            // A key that is PII.
+            r#"{"4111 1111 1111 1111":1}"#,
+        ] {
+            let m = Message::new("question", payload);
+            assert!(
+                matches!(
+                    judge(&m, &ctx(Stage::Inbound), &deny_cfg()),
+                    Verdict::Deny(_)
+                ),
+                "{payload}"
+            );
+        }
     }
 }

@@ -78,4 +78,23 @@ fn a_max_size_statement_fits_the_fuel_limit() {
     );
     eprintln!("pii: fuel for {} bytes: {}", csv.len(), r.fuel_consumed);
     assert!(matches!(r.outcome.unwrap(), Verdict::Allow));
+
+    // With PII in the last row the screen passes it on to the full inspection,
+    // which must fit too.
+    let csv = format!("{csv}2024-03-02,card 4111 1111 1111 1111,-10.00\n");
+    let payload =
+        serde_json::json!({"question": "Where did my money go?", "statement": {"csv": csv}});
+    let r = h.evaluate(
+        message("question", &payload.to_string()),
+        at(Stage::Inbound),
+    );
+    eprintln!(
+        "pii: fuel for {} bytes with a card: {}",
+        csv.len(),
+        r.fuel_consumed
+    );
+    let Verdict::Redact(out) = r.outcome.unwrap() else {
+        panic!("expected redact")
+    };
+    assert!(out.payload.contains("[REDACTED:card]"));
 }

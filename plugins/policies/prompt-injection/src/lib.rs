@@ -553,6 +553,41 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// The index of the first of [`RULES`] (in their order) that occurs in `n`.
+///
+/// One walk over the word starts for all rules: a start whose first two letters
+/// begin no rule is skipped with one bit test, and at a start that may begin some,
+/// only rules earlier than the best match so far are tried.
+fn first_rule(n: &Norm, starts: &[usize]) -> Option<usize> {
+    let pairs: Vec<[u64; 11]> = RULES.iter().map(|r| first_pairs(r.slots)).collect();
+    let mut union = [0u64; 11];
+    for set in &pairs {
+        for (u, w) in union.iter_mut().zip(set) {
+            *u |= w;
+        }
+    }
+    let mut best = RULES.len();
+    for &p in starts {
+        let Some(&next) = n.letters.get(p + 1) else {
+            continue;
+        };
+        let i = usize::from(n.letters[p] - b'a') * 26 + usize::from(next - b'a');
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if union[word] & bit == 0 {
+            continue;
+        }
+        if let Some(r) =
+            (0..best).find(|&r| pairs[r][word] & bit != 0 && matches_at(n, RULES[r].slots, p))
+        {
+            best = r;
+            if best == 0 {
+                break;
+            }
+        }
+    }
+    (best < RULES.len()).then_some(best)
+}
+
 /// The first rule `text` matches, as (family, label).
 fn detect(text: &str, extra: &[Vec<String>]) -> Option<(Family, String)> {
     let n = Norm::new(text);
@@ -560,7 +595,7 @@ fn detect(text: &str, extra: &[Vec<String>]) -> Option<(Family, String)> {
         return None;
     }
     let starts: Vec<usize> = (0..n.letters.len()).filter(|&p| n.bound[p]).collect();
-    if let Some(r) = RULES.iter().find(|r| find(&n, &starts, r.slots)) {
+    if let Some(r) = first_rule(&n, &starts).map(|i| &RULES[i]) {
         return Some((r.family, r.label.to_owned()));
     }
     for phrase in extra {
@@ -941,5 +976,41 @@ mod tests {
             panic!("expected deny")
         };
         assert!(r.contains("configured phrase"), "{r}");
+    }
+
+    #[test]
+    fn one_walk_finds_the_same_first_rule_as_one_walk_per_rule() {
+        // Texts stitched from rule words, fillers and separators, so that many
+        // contain a rule (often several) and many almost do.
+        let mut words: Vec<&str> = RULES
+            .iter()
+            .flat_map(|r| r.slots.iter())
+            .flat_map(|s| match s {
+                Slot::Any(w) => w.to_vec(),
+                Slot::Gap(_) => vec![],
+            })
+            .collect();
+        words.extend([
+            "the", "my", "money", "x", "2024", " ", "-", "\n", "ig nore", "DAN",
+        ]);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            let len = 1 + next(12);
+            let text: Vec<&str> = (0..len).map(|_| words[next(words.len())]).collect();
+            let text = text.join(" ");
+            let n = Norm::new(&text);
+            let starts: Vec<usize> = (0..n.letters.len()).filter(|&p| n.bound[p]).collect();
+            let per_rule = RULES.iter().position(|r| find(&n, &starts, r.slots));
+            assert_eq!(first_rule(&n, &starts), per_rule, "{text:?}");
+            matched += usize::from(per_rule.is_some());
+        }
+        assert!(matched > 2_000, "only {matched} texts matched a rule");
     }
 }

@@ -77,6 +77,15 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
+    // wasmtime builds errors on paths that are not failures for the host (a call's
+    // future dropped with its store), and with RUST_BACKTRACE=1 each one captures a
+    // host backtrace: milliseconds per question (docs/performance.md). Our errors
+    // carry context instead; panics still honour RUST_BACKTRACE.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: nothing else runs yet (the async runtime starts below), so no
+        // other thread can read the environment while it changes.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     let cli = Cli::parse();
     logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -106,7 +106,9 @@ struct Setup {
     context: serde_json::Value,
 }
 
-fn setup() -> Setup {
+/// `fresh`: every plugin gets a fresh instance per call (`pool = 0`), whatever its
+/// manifest asks for; otherwise the bundled manifests' pools apply.
+fn setup(fresh: bool) -> Setup {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,7 +134,13 @@ fn setup() -> Setup {
     let mut builder = Bus::builder(bus_config).audit(Arc::new(NullAudit));
     for b in djinn_plugins::serving() {
         let p = tokio
-            .block_on(runtime.load(b.wasm, Manifest::parse(b.manifest).unwrap()))
+            .block_on(runtime.load(b.wasm, {
+                let mut m = Manifest::parse(b.manifest).unwrap();
+                if fresh {
+                    m.limits.pool = Some(0);
+                }
+                m
+            }))
             .unwrap();
         builder = builder.plugin(p).unwrap();
     }
@@ -160,7 +168,8 @@ fn bench(c: &mut Criterion) {
         bus,
         context,
         ..
-    } = setup();
+    } = setup(false);
+    let fresh = setup(true);
 
     c.bench_function(
         "ask/statement (10 agent calls, 9 policies per message)",
@@ -173,6 +182,16 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
+    c.bench_function("ask/statement, fresh instance per call (pool = 0)", |b| {
+        b.to_async(&fresh.tokio).iter(|| async {
+            let r = fresh
+                .bus
+                .ask("How am I doing?", fresh.context.clone())
+                .await;
+            assert!(r.answer.is_some());
+            r
+        })
+    });
 
     let mut question = question_message("How am I doing?", &context);
     question.id = "m".into();
@@ -206,7 +225,7 @@ fn bench_cpu(c: &mut Criterion<ProcessCpu>) {
         bus,
         context,
         ..
-    } = setup();
+    } = setup(false);
     c.bench_function(
         "ask_cpu/statement (CPU time per question, all threads)",
         |b| {

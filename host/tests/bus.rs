@@ -156,8 +156,20 @@ async fn statement_question_is_answered_end_to_end() {
             e.kind == AuditKind::PolicyVerdict
                 && e.correlation.as_deref() == Some(r.correlation_id.as_str())
         })
-        .count();
+        // A run of allows is one record listing its policies.
+        .map(|e| e.detail["policies"].as_array().map_or(1, Vec::len))
+        .sum::<usize>();
     assert_eq!(audited, r.verdicts.len() + bg.verdicts.len());
+    let allows = r.verdicts.iter().filter(|v| v.verdict == "allow").count();
+    let records = audit
+        .events()
+        .iter()
+        .filter(|e| e.kind == AuditKind::PolicyVerdict)
+        .count();
+    assert!(
+        records * 4 < allows,
+        "{records} verdict records for {allows} allows"
+    );
     let score = bg
         .outputs
         .iter()

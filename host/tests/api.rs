@@ -87,6 +87,20 @@ async fn start_with(with_tokens: bool, edit: impl FnOnce(&mut HostConfig)) -> Se
     }
 }
 
+/// The `auth_failure` audit records, once everything queued is written.
+async fn auth_failures(s: &Server) -> Vec<djinn_store::AuditRecord> {
+    s.host.audit.flush().await;
+    s.host
+        .store
+        .audit()
+        .query(&djinn_store::AuditQuery {
+            kind: Some(AuditKind::AuthFailure),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// One Server-Sent Event: its name and its JSON data.
 #[derive(Debug)]
 struct Sse {
@@ -372,17 +386,7 @@ async fn tokens_and_roles_are_enforced_and_failures_audited() {
         StatusCode::OK
     );
 
-    s.host.audit.flush().await;
-    let failures = s
-        .host
-        .store
-        .audit()
-        .query(&djinn_store::AuditQuery {
-            kind: Some(AuditKind::AuthFailure),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let failures = auth_failures(&s).await;
     assert_eq!(failures.len(), 3, "{failures:?}");
 }
 
@@ -960,17 +964,7 @@ async fn jwt_bearers_are_checked_and_failures_audited() {
         );
         assert!(message.contains(why), "{why}: {message}");
     }
-    srv.host.audit.flush().await;
-    let failures = srv
-        .host
-        .store
-        .audit()
-        .query(&djinn_store::AuditQuery {
-            kind: Some(AuditKind::AuthFailure),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let failures = auth_failures(&srv).await;
     // The forbidden consumer and the four refused tokens.
     assert_eq!(failures.len(), 5, "{failures:?}");
 }

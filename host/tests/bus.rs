@@ -29,6 +29,24 @@ fn runtime() -> Runtime {
     runtime_with(Services::default(), HashMap::new())
 }
 
+/// A runtime whose mock LLM takes `latency` per call, and the hostile fixture on it
+/// with a deadline of `timeout_ms` (its `llm` attack waits on the LLM).
+async fn slow_llm_hostile(latency: Duration, timeout_ms: u64) -> (Runtime, Arc<Plugin>) {
+    let services = Services {
+        llm: Arc::new(MockProvider::new(MockConfig {
+            latency,
+            ..Default::default()
+        })),
+        ..Services::default()
+    };
+    let rt = runtime_with(services, HashMap::new());
+    let hostile = load(&rt, "hostile", |m| {
+        m.replace("timeout_ms = 500", &format!("timeout_ms = {timeout_ms}"))
+    })
+    .await;
+    (rt, hostile)
+}
+
 async fn load(rt: &Runtime, name: &str, edit: impl Fn(&str) -> String) -> Arc<Plugin> {
     let b = djinn_plugins::get(name).expect("bundled");
     let manifest = Manifest::parse(&edit(b.manifest)).expect("manifest parses");
@@ -240,18 +258,7 @@ async fn missing_user_metadata_is_denied_by_required_metadata() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gather_branches_run_concurrently() {
     const L: Duration = Duration::from_millis(300);
-    let services = Services {
-        llm: Arc::new(MockProvider::new(MockConfig {
-            latency: L,
-            ..Default::default()
-        })),
-        ..Services::default()
-    };
-    let rt = runtime_with(services, HashMap::new());
-    let hostile = load(&rt, "hostile", |m| {
-        m.replace("timeout_ms = 500", "timeout_ms = 5000")
-    })
-    .await;
+    let (_rt, hostile) = slow_llm_hostile(L, 5000).await;
     let mut builder = Bus::builder(BusConfig::default());
     for id in ["llm-a", "llm-b", "llm-c"] {
         builder = builder.agent_entry(
@@ -715,18 +722,7 @@ async fn an_unknown_fallback_is_refused_at_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_past_the_gather_timeout_is_failed_and_the_gather_completes() {
     // `llm-slow` waits on a 5 s LLM call; the gather gives branches 200 ms.
-    let services = Services {
-        llm: Arc::new(MockProvider::new(MockConfig {
-            latency: Duration::from_secs(5),
-            ..Default::default()
-        })),
-        ..Services::default()
-    };
-    let rt = runtime_with(services, HashMap::new());
-    let hostile = load(&rt, "hostile", |m| {
-        m.replace("timeout_ms = 500", "timeout_ms = 10000")
-    })
-    .await;
+    let (rt, hostile) = slow_llm_hostile(Duration::from_secs(5), 10_000).await;
     let echo = load(&rt, "echo", |m| m.to_owned()).await;
     let bus = Bus::builder(BusConfig {
         gather_timeout: Duration::from_millis(200),

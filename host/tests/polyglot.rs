@@ -622,3 +622,55 @@ async fn js_agent_answers_correctly_on_a_reused_instance() {
     }
     assert_eq!(pool_hits(&rt, "js-currency"), 4);
 }
+
+/// Loads `name` with a memory cap of `mib` (ample fuel and time), runs `heavy`
+/// into the cap, then checks a normal call on the same plugin still works.
+async fn memory_cap_then_recovery(name: &str, mib: u64, heavy: Message, normal: Message) {
+    let rt = runtime();
+    let limits = format!("fuel = 10_000_000_000\ntimeout_ms = 60000\nmemory_mib = {mib}");
+    let Some(loaded) = load_edited(&rt, name, |m| with_limits(m, &limits)).await else {
+        return;
+    };
+    let p = loaded.unwrap_or_else(|e| panic!("{name} loads with {mib} MiB: {e}"));
+    let r = p.handle(&heavy).await;
+    eprintln!(
+        "{name} heavy call under {mib} MiB: {:?} after {:?}",
+        r.outcome_kind(),
+        r.duration
+    );
+    match r.outcome {
+        Err(Fault::MemoryLimit { limit_mib, .. }) => assert_eq!(limit_mib, mib),
+        other => panic!("{name}: expected the memory cap, got {other:?}"),
+    }
+    let again = p.handle(&normal).await;
+    assert!(
+        again.outcome.is_ok(),
+        "{name} after the memory fault: {:?}",
+        again.outcome
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_agent_over_its_memory_cap_faults_and_the_next_call_works() {
+    memory_cap_then_recovery(
+        "python-budget-coach",
+        32,
+        msg("analysis.result", &heavy_analysis()),
+        msg("analysis.result", ANALYSIS),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_agent_over_its_memory_cap_faults_and_the_next_call_works() {
+    memory_cap_then_recovery(
+        "js-currency",
+        32,
+        msg("currency.convert", &heavy_conversion()),
+        msg(
+            "currency.convert",
+            r#"{"amount": 10, "from": "USD", "to": "INR"}"#,
+        ),
+    )
+    .await;
+}

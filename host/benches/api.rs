@@ -54,7 +54,18 @@ fn bench(c: &mut Criterion) {
         let boot = load_registered(&runtime, &host.store.registry(), &bundled)
             .await
             .unwrap();
-        let mut bare = Bus::builder(BusConfig::default()).audit(Arc::new(NullAudit));
+        // The same plugins in the same order as the catalog's bus (policies in
+        // the default order), so the two differ only in the audit sink.
+        let same_order = BusConfig {
+            policy_order: Some(
+                djinn::bus::DEFAULT_POLICY_ORDER
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..BusConfig::default()
+        };
+        let mut bare = Bus::builder(same_order).audit(Arc::new(NullAudit));
         for p in &boot.loaded {
             bare = bare.plugin(p.clone()).unwrap();
         }
@@ -69,6 +80,7 @@ fn bench(c: &mut Criterion) {
         (state, bare.build().unwrap(), host)
     });
     let audited = state.catalog.snapshot().bus.clone();
+    assert_eq!(bare.policies(), audited.policies(), "same gate order");
     let listener = tokio
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

@@ -33,6 +33,10 @@ fn bench(c: &mut Criterion) {
         data_dir: Some(dir.path().to_path_buf()),
         ..HostConfig::default()
     };
+    // DJINN_BENCH_SQLITE_SYNC=normal measures the audit with `sqlite_synchronous = "normal"`.
+    if std::env::var("DJINN_BENCH_SQLITE_SYNC").as_deref() == Ok("normal") {
+        config.sqlite_synchronous = djinn::config::SqliteSync::Normal;
+    }
     config.api.tokens = vec![TokenConfig {
         name: "bench".into(),
         role: Role::Consumer,

@@ -18,12 +18,25 @@ pub struct HostConfig {
     /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/djinn.db`.
     /// Env: `DJINN_DATABASE_URL`.
     pub database_url: Option<String>,
+    /// SQLite only: `full` (default) makes every commit, audit batches included,
+    /// durable across power loss; `normal` (WAL) survives a crash of the process but
+    /// may lose the last commits if the machine loses power, for a faster commit.
+    pub sqlite_synchronous: SqliteSync,
     pub limits: LimitsConfig,
     /// Per-plugin values that override each manifest's `[config]`.
     pub plugin_config: HashMap<String, BTreeMap<String, String>>,
     /// Providers, routes, cache, breaker, retry and prices (see docs/operations.md).
     pub llm: djinn_llm::LlmConfig,
     pub api: ApiConfig,
+}
+
+/// SQLite's `synchronous` setting (see [`HostConfig::sqlite_synchronous`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    #[default]
+    Full,
+    Normal,
 }
 
 /// `[api]`: where `djinn serve` listens and who may call it.

@@ -148,7 +148,11 @@ pub async fn open(config: &HostConfig) -> anyhow::Result<HostServices> {
     {
         std::fs::create_dir_all(dir)?;
     }
-    let store = Store::open(&url).await?;
+    let options = djinn_store::StoreOptions {
+        sqlite_synchronous_full: config.sqlite_synchronous == crate::config::SqliteSync::Full,
+        ..Default::default()
+    };
+    let store = Store::open_with(&url, &options).await?;
     let ledger = Arc::new(StoreUsage(store.usage()));
     let llm = config.llm.build_with(&|k| std::env::var(k).ok(), ledger)?;
     for (provider, why) in &llm.unavailable {

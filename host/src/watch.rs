@@ -177,13 +177,26 @@ impl Watcher {
         {
             Ok(_) => {
                 self.rejected.remove(path);
-                self.applied
+                let before = self
+                    .applied
                     .insert(path.to_owned(), (id.clone(), folder.digest));
                 events.push(if exists {
-                    WatchEvent::Replaced { id }
+                    WatchEvent::Replaced { id: id.clone() }
                 } else {
-                    WatchEvent::Installed { id }
+                    WatchEvent::Installed { id: id.clone() }
                 });
+                // The folder now holds another plugin: the one it held goes.
+                if let Some((old, _)) = before
+                    && old != id
+                {
+                    match self.catalog.remove(&old, &self.actor).await {
+                        Ok(()) => events.push(WatchEvent::Removed { id: old }),
+                        Err(e) => events.push(WatchEvent::Rejected {
+                            folder: path.to_owned(),
+                            reason: format!("removing `{old}`: {e}"),
+                        }),
+                    }
+                }
             }
             Err(e) => self.reject_once(path, folder.digest, e.to_string(), events),
         }

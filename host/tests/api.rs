@@ -1118,15 +1118,30 @@ async fn watched_folders_are_installed_replaced_rejected_and_removed() {
         }]
     );
 
-    // Removing the folder removes the plugin.
+    // The folder now holds another plugin (echo, which the server has): echo is
+    // replaced from the folder and the plugin the folder held goes.
+    let echo = djinn_plugins::get("echo").unwrap();
+    std::fs::remove_file(dir.path().join("hostile/plugin.wasm")).unwrap();
+    write_folder(dir.path(), "hostile", echo.wasm, echo.manifest);
+    w.scan().await;
+    assert_eq!(
+        w.scan().await,
+        vec![
+            WatchEvent::Replaced { id: "echo".into() },
+            WatchEvent::Removed {
+                id: "hostile".into()
+            }
+        ]
+    );
+    assert!(srv.catalog.snapshot().get("hostile").is_none());
+
+    // Removing the folder removes the plugin it holds.
     std::fs::remove_dir_all(dir.path().join("hostile")).unwrap();
     assert_eq!(
         w.scan().await,
-        vec![WatchEvent::Removed {
-            id: "hostile".into()
-        }]
+        vec![WatchEvent::Removed { id: "echo".into() }]
     );
-    assert!(srv.catalog.snapshot().get("hostile").is_none());
+    assert!(srv.catalog.snapshot().get("echo").is_none());
     let resp = srv
         .http
         .get(format!("{}/v1/plugins", srv.base))

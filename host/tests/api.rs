@@ -101,6 +101,30 @@ async fn auth_failures(s: &Server) -> Vec<djinn_store::AuditRecord> {
         .unwrap()
 }
 
+/// A server (with tokens) whose mock LLM takes a minute per call, so a statement
+/// question stays in flight, in the recommender, for seconds.
+async fn start_with_slow_llm(edit: impl FnOnce(&mut HostConfig)) -> Server {
+    start_with(true, |c| {
+        c.llm.call_timeout_ms = 60_000;
+        if let Some(mock) = c.llm.providers.get_mut("mock") {
+            mock.latency_ms = 60_000;
+        }
+        edit(c);
+    })
+    .await
+}
+
+/// Asks the sample-statement question on `/v1/ask/stream` as the consumer.
+async fn stream_statement(srv: &Server) -> reqwest::Response {
+    srv.http
+        .post(format!("{}/v1/ask/stream", srv.base))
+        .bearer_auth(CONSUMER)
+        .json(&statement_question())
+        .send()
+        .await
+        .unwrap()
+}
+
 /// One Server-Sent Event: its name and its JSON data.
 #[derive(Debug)]
 struct Sse {
@@ -742,14 +766,7 @@ async fn metrics_and_request_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_stream_sends_each_step_then_the_answer() {
     let srv = start(true).await;
-    let mut resp = srv
-        .http
-        .post(format!("{}/v1/ask/stream", srv.base))
-        .bearer_auth(CONSUMER)
-        .json(&statement_question())
-        .send()
-        .await
-        .unwrap();
+    let mut resp = stream_statement(&srv).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.headers()["content-type"]
@@ -852,21 +869,8 @@ async fn ask_stream_reports_a_denial_in_the_answer_event_and_checks_input() {
 async fn ask_stream_client_going_away_cancels_the_question() {
     // The recommender's LLM call takes a minute (bounded by its 8 s deadline), so
     // the question stays in flight for seconds unless the disconnect stops it.
-    let srv = start_with(true, |c| {
-        c.llm.call_timeout_ms = 60_000;
-        if let Some(mock) = c.llm.providers.get_mut("mock") {
-            mock.latency_ms = 60_000;
-        }
-    })
-    .await;
-    let mut resp = srv
-        .http
-        .post(format!("{}/v1/ask/stream", srv.base))
-        .bearer_auth(CONSUMER)
-        .json(&statement_question())
-        .send()
-        .await
-        .unwrap();
+    let srv = start_with_slow_llm(|_| {}).await;
+    let mut resp = stream_statement(&srv).await;
     let seen = read_sse(&mut resp, |e| {
         (e.event == "message" && e.data["agent"] == "analyzer") || e.event == "answer"
     })
@@ -1000,22 +1004,8 @@ async fn asks_beyond_the_callers_rate_get_429_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asks_beyond_the_running_limit_get_503_overloaded() {
     // One question may run; the first is held in the recommender's slow LLM call.
-    let srv = start_with(true, |c| {
-        c.api.max_running_asks = 1;
-        c.llm.call_timeout_ms = 60_000;
-        if let Some(mock) = c.llm.providers.get_mut("mock") {
-            mock.latency_ms = 60_000;
-        }
-    })
-    .await;
-    let mut first = srv
-        .http
-        .post(format!("{}/v1/ask/stream", srv.base))
-        .bearer_auth(CONSUMER)
-        .json(&statement_question())
-        .send()
-        .await
-        .unwrap();
+    let srv = start_with_slow_llm(|c| c.api.max_running_asks = 1).await;
+    let mut first = stream_statement(&srv).await;
     read_sse(&mut first, |e| e.event == "started").await;
     let resp = srv
         .http

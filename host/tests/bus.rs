@@ -255,11 +255,10 @@ async fn missing_user_metadata_is_denied_by_required_metadata() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gather_branches_run_concurrently() {
-    const L: Duration = Duration::from_millis(300);
-    let (_rt, hostile) = slow_llm_hostile(L, 5000).await;
-    let mut builder = Bus::builder(BusConfig::default());
+/// A bus where `hostile` is registered three times (`llm-a`, `llm-b`, `llm-c`),
+/// each handling `llm`.
+fn three_llm_branches(config: BusConfig, hostile: &Arc<Plugin>) -> Bus {
+    let mut builder = Bus::builder(config);
     for id in ["llm-a", "llm-b", "llm-c"] {
         builder = builder.agent_entry(
             AgentEntry::from_plugin(hostile.clone())
@@ -268,7 +267,14 @@ async fn gather_branches_run_concurrently() {
                 .subscribing(["llm"]),
         );
     }
-    let bus = builder.build().unwrap();
+    builder.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_branches_run_concurrently() {
+    const L: Duration = Duration::from_millis(300);
+    let (_rt, hostile) = slow_llm_hostile(L, 5000).await;
+    let bus = three_llm_branches(BusConfig::default(), &hostile);
     let r = bus
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;
@@ -619,31 +625,14 @@ async fn redactions_apply_in_order_and_later_policies_see_the_redacted_message()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_bounded_with_backpressure_not_drops() {
     const L: Duration = Duration::from_millis(100);
-    let services = Services {
-        llm: Arc::new(MockProvider::new(MockConfig {
-            latency: L,
-            ..Default::default()
-        })),
-        ..Services::default()
-    };
-    let rt = runtime_with(services, HashMap::new());
-    let hostile = load(&rt, "hostile", |m| {
-        m.replace("timeout_ms = 500", "timeout_ms = 5000")
-    })
-    .await;
-    let mut builder = Bus::builder(BusConfig {
-        max_in_flight: 1,
-        ..BusConfig::default()
-    });
-    for id in ["llm-a", "llm-b", "llm-c"] {
-        builder = builder.agent_entry(
-            AgentEntry::from_plugin(hostile.clone())
-                .unwrap()
-                .with_id(id)
-                .subscribing(["llm"]),
-        );
-    }
-    let bus = builder.build().unwrap();
+    let (_rt, hostile) = slow_llm_hostile(L, 5000).await;
+    let bus = three_llm_branches(
+        BusConfig {
+            max_in_flight: 1,
+            ..BusConfig::default()
+        },
+        &hostile,
+    );
     let r = bus
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;

@@ -487,21 +487,29 @@ async fn a_reply_loop_is_stopped_by_the_hop_limit() {
     assert_eq!(bus.pending(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn question_deadline_stops_pending_branches() {
+/// A bus whose one agent spins on `spin` for up to 5 s (ample fuel), so a
+/// question stays in flight until a limit, a drop or a cancel stops it.
+async fn spin_bus(config: BusConfig) -> (Runtime, Bus) {
     let rt = runtime();
     let slow = load(&rt, "hostile", |m| {
         m.replace("fuel = 50_000_000", "fuel = 9_000_000_000")
             .replace("timeout_ms = 500", "timeout_ms = 5000")
     })
     .await;
-    let bus = Bus::builder(BusConfig {
+    let bus = Bus::builder(config)
+        .agent_entry(AgentEntry::from_plugin(slow).unwrap().subscribing(["spin"]))
+        .build()
+        .unwrap();
+    (rt, bus)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn question_deadline_stops_pending_branches() {
+    let (_rt, bus) = spin_bus(BusConfig {
         question_timeout: Duration::from_millis(300),
         ..BusConfig::default()
     })
-    .agent_entry(AgentEntry::from_plugin(slow).unwrap().subscribing(["spin"]))
-    .build()
-    .unwrap();
+    .await;
     let started = Instant::now();
     let r = bus.publish(message("spin", "", &[])).await;
     assert_eq!(r.status, AskStatus::Deadline { timeout_ms: 300 });
@@ -513,16 +521,7 @@ async fn question_deadline_stops_pending_branches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_question_cancels_it_and_evicts_its_state() {
-    let rt = runtime();
-    let slow = load(&rt, "hostile", |m| {
-        m.replace("fuel = 50_000_000", "fuel = 9_000_000_000")
-            .replace("timeout_ms = 500", "timeout_ms = 5000")
-    })
-    .await;
-    let bus = Bus::builder(BusConfig::default())
-        .agent_entry(AgentEntry::from_plugin(slow).unwrap().subscribing(["spin"]))
-        .build()
-        .unwrap();
+    let (_rt, bus) = spin_bus(BusConfig::default()).await;
     let fut = bus.publish(message("spin", "", &[]));
     let timed = tokio::time::timeout(Duration::from_millis(200), fut).await;
     assert!(timed.is_err(), "the spin cannot finish in 200 ms");
@@ -535,16 +534,7 @@ async fn dropping_the_question_cancels_it_and_evicts_its_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_question_stops_it() {
-    let rt = runtime();
-    let slow = load(&rt, "hostile", |m| {
-        m.replace("fuel = 50_000_000", "fuel = 9_000_000_000")
-            .replace("timeout_ms = 500", "timeout_ms = 5000")
-    })
-    .await;
-    let bus = Bus::builder(BusConfig::default())
-        .agent_entry(AgentEntry::from_plugin(slow).unwrap().subscribing(["spin"]))
-        .build()
-        .unwrap();
+    let (_rt, bus) = spin_bus(BusConfig::default()).await;
     let started = Instant::now();
     let task = tokio::spawn({
         let bus = bus.clone();

@@ -85,15 +85,96 @@ fn round_to(v: f64, decimals: usize) -> f64 {
     (v * p).round() / p
 }
 
+/// Whether a report form `a` matches a text figure `b` (relative to `a`).
+fn eq(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * a.abs().max(1.0)
+}
+
+/// The forms of a report value a text figure may show: as is, as minor units
+/// shown in currency units, or as a fraction shown as a percent.
+fn forms(v: f64) -> [f64; 3] {
+    [v, v / 100.0, v * 100.0]
+}
+
 /// Whether a text figure with `decimals` places matches a report value: as is,
 /// as minor units shown in currency units, or as a fraction shown as a percent.
 pub fn grounded(x: f64, decimals: usize, report: &[f64]) -> bool {
-    let eq = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);
     report.iter().any(|&v| {
-        [v, v / 100.0, v * 100.0]
+        forms(v)
             .iter()
             .any(|c| eq(round_to(*c, decimals), x) || eq(round_to(c.abs(), decimals), x.abs()))
     })
+}
+
+/// The report's values in every form [`grounded`] compares, rounded and sorted once
+/// per number of decimal places, so each text figure is a binary search instead
+/// of a pass over the whole report (an answer has ~100 figures, its report ~240
+/// numbers). Gives exactly [`grounded`]'s result.
+pub struct Grounding<'a> {
+    report: &'a [f64],
+    /// Indexed by `decimals.min(10)`, the precision `round_to` uses.
+    by_decimals: Vec<Option<Rounded>>,
+}
+
+/// One precision's rounded forms: `round_to(c)` (compared with the figure) and
+/// `round_to(|c|)` (compared with the figure's magnitude), finite ones only, sorted.
+struct Rounded {
+    signed: Vec<f64>,
+    magnitude: Vec<f64>,
+}
+
+impl Rounded {
+    fn new(report: &[f64], decimals: usize) -> Rounded {
+        let mut signed = Vec::with_capacity(report.len() * 3);
+        let mut magnitude = Vec::with_capacity(report.len() * 3);
+        for &v in report {
+            for c in forms(v) {
+                signed.push(round_to(c, decimals));
+                magnitude.push(round_to(c.abs(), decimals));
+            }
+        }
+        // A non-finite form never equals a finite figure (see `Grounding::contains`).
+        for list in [&mut signed, &mut magnitude] {
+            list.retain(|a| a.is_finite());
+            list.sort_by(f64::total_cmp);
+        }
+        Rounded { signed, magnitude }
+    }
+}
+
+/// Whether some `a` in `sorted` (finite, ascending) has `eq(a, x)`, for a finite `x`.
+///
+/// `eq(a, x)` means `|a − x| < 1e-9·max(|a|, 1)`, which implies
+/// `|a − x| < 2e-9·max(|x|, 1)`; the window below is twice that, so it holds every
+/// match, and `eq` itself decides within it.
+fn any_eq(sorted: &[f64], x: f64) -> bool {
+    let w = 4e-9 * x.abs().max(1.0);
+    let (lo, hi) = (x - w, x + w);
+    let start = sorted.partition_point(|&a| a < lo);
+    sorted[start..]
+        .iter()
+        .take_while(|&&a| a <= hi)
+        .any(|&a| eq(a, x))
+}
+
+impl<'a> Grounding<'a> {
+    pub fn new(report: &'a [f64]) -> Grounding<'a> {
+        Grounding {
+            report,
+            by_decimals: (0..=10).map(|_| None).collect(),
+        }
+    }
+
+    /// `grounded(x, decimals, report)`.
+    pub fn contains(&mut self, x: f64, decimals: usize) -> bool {
+        if !x.is_finite() {
+            return grounded(x, decimals, self.report);
+        }
+        let d = decimals.min(10);
+        let report = self.report;
+        let r = self.by_decimals[d].get_or_insert_with(|| Rounded::new(report, d));
+        any_eq(&r.signed, x) || any_eq(&r.magnitude, x.abs())
+    }
 }
 
 /// The deterministic checks.
@@ -120,9 +201,9 @@ pub fn check(answer: &Value) -> Result<Checks, String> {
         .get("text")
         .and_then(Value::as_str)
         .ok_or("answer needs a string `text`")?;
-    let report = answer.get("report").cloned().unwrap_or(Value::Null);
+    let report = answer.get("report").unwrap_or(&Value::Null);
     let mut report_numbers = Vec::new();
-    numbers_in_json(&report, &mut report_numbers);
+    numbers_in_json(report, &mut report_numbers);
     let failed: Vec<String> = answer
         .get("failed_branches")
         .and_then(Value::as_array)
@@ -135,9 +216,10 @@ pub fn check(answer: &Value) -> Result<Checks, String> {
         &mut report_numbers,
     );
     let figures = numbers_in(text);
+    let mut grounding = Grounding::new(&report_numbers);
     let ungrounded: Vec<f64> = figures
         .iter()
-        .filter(|(x, d)| !grounded(*x, *d, &report_numbers))
+        .filter(|(x, d)| !grounding.contains(*x, *d))
         .map(|(x, _)| *x)
         .collect();
     let numbers_grounded = figures.len() - ungrounded.len();
@@ -325,6 +407,100 @@ mod tests {
         assert!(grounded(95.0, 0, &report)); // fraction shown as percent
         assert!(grounded(96.3, 1, &report)); // rounded for display
         assert!(!grounded(999.0, 0, &report));
+    }
+
+    /// The sorted lookup must give `grounded`'s answer for every figure, including
+    /// the edge cases of its tolerance, rounding and sign handling.
+    #[test]
+    fn grounding_index_agrees_with_the_pairwise_check() {
+        // A small deterministic generator (no dev-dependency for randomness).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 11
+        };
+        let mut report: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            0.005,
+            0.015,
+            12.345,
+            2024.0,
+            7.0,
+            1e-9,
+            3e-10,
+            1e300,
+            -1e300,
+            1e306,
+            f64::MAX,
+            123_450.0,
+            -30_000.0,
+            95.5,
+            0.955,
+            1.0 + 1e-9,
+        ];
+        for _ in 0..200 {
+            let cents = (next() % 20_000_000) as f64 - 10_000_000.0;
+            report.push(match next() % 4 {
+                0 => cents,
+                1 => cents / 100.0,
+                2 => ((next() % 1000) as f64) / 10.0,
+                _ => (next() % 100) as f64 / 1000.0,
+            });
+        }
+        let mut figures: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.0 + 1e-9,
+            1.0 - 2e-9,
+            0.01,
+            0.02,
+            0.5,
+            50.0,
+            1234.5,
+            -300.0,
+            95.5,
+            2024.0,
+            1e300,
+            1e304,
+            1e308,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-12,
+        ];
+        for &v in report.iter().take(120) {
+            figures.extend([v, -v, v / 100.0, v * 100.0, (v / 100.0).round(), v + 0.004]);
+        }
+        for _ in 0..300 {
+            figures.push(((next() % 2_000_000) as f64 - 1_000_000.0) / 100.0);
+        }
+        let mut index = Grounding::new(&report);
+        let mut matched = 0;
+        for &x in &figures {
+            for decimals in [0, 1, 2, 3, 10, 12] {
+                let expected = grounded(x, decimals, &report);
+                assert_eq!(
+                    index.contains(x, decimals),
+                    expected,
+                    "figure {x} with {decimals} decimals"
+                );
+                matched += usize::from(expected);
+            }
+        }
+        // Both outcomes are exercised.
+        assert!(
+            matched > 100 && matched < figures.len() * 6 - 100,
+            "{matched}"
+        );
+        let mut empty = Grounding::new(&[]);
+        assert!(!empty.contains(1.0, 0));
     }
 
     fn answer(text: &str) -> Value {

@@ -12,6 +12,8 @@
 //! Agents in this pipeline read the user's own statement, which is personal data;
 //! `secret` still needs an explicit ceiling.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{
     GateContext, Message, MessageExt, Policy, PolicyInfo, RiskLevel, Stage, Verdict, config,
 };
@@ -146,6 +148,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     ))
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct Classification;
 
 impl Policy for Classification {
@@ -158,8 +169,8 @@ impl Policy for Classification {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("classification: {e}")),
         }
     }

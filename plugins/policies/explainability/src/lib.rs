@@ -12,6 +12,8 @@
 //! recipient (an agent that acts on a recommendation) can be made to need more
 //! evidence per item (`high_risk_min_evidence`); by default it needs the same.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, RiskLevel, Verdict, config};
 use serde_json::Value;
 
@@ -145,6 +147,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     }
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct Explainability;
 
 impl Policy for Explainability {
@@ -157,8 +168,8 @@ impl Policy for Explainability {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("explainability: {e}")),
         }
     }

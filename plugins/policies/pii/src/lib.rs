@@ -25,6 +25,8 @@
 //! heuristic: it never passes a message the full inspection would flag (see its
 //! docs, and the tests that check it against the inspection on generated payloads).
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::Value;
 
@@ -1055,6 +1057,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     }
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct Pii;
 
 impl Policy for Pii {
@@ -1067,8 +1078,8 @@ impl Policy for Pii {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("pii: {e}")),
         }
     }

@@ -14,6 +14,8 @@
 //! high-risk agent the check also runs (`hop_high_risk`), because text an agent read
 //! from a document or a model can carry an injection aimed at the next agent.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, RiskLevel, Stage, Verdict, config};
 use serde_json::Value;
 
@@ -753,6 +755,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     Verdict::Allow
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct PromptInjection;
 
 impl Policy for PromptInjection {
@@ -765,8 +776,8 @@ impl Policy for PromptInjection {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("prompt-injection: {e}")),
         }
     }

@@ -10,6 +10,8 @@
 //! can be added (`stages`) so a message an agent emits on a protected topic on a
 //! user's behalf is held to the same roles.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, MessageExt, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::Value;
 
@@ -141,6 +143,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     Verdict::Deny(format!("rbac: `{}` {needs}; {has}", msg.topic))
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct Rbac;
 
 impl Policy for Rbac {
@@ -153,8 +164,8 @@ impl Policy for Rbac {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("rbac: {e}")),
         }
     }

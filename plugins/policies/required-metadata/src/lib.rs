@@ -6,6 +6,8 @@
 //! empty `user_id` identifies nobody. The deny lists every missing key at once, so
 //! the caller fixes the request in one round.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, MessageExt, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::Value;
 
@@ -101,6 +103,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     }
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct RequiredMetadata;
 
 impl Policy for RequiredMetadata {
@@ -113,8 +124,8 @@ impl Policy for RequiredMetadata {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("required-metadata: {e}")),
         }
     }

@@ -11,6 +11,8 @@
 //! region, and data an agent derives keeps the question's metadata. Set
 //! `missing_region = "deny"` where every message must declare its region.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, MessageExt, Policy, PolicyInfo, Verdict, config};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -116,6 +118,15 @@ fn judge(msg: &Message, _ctx: &GateContext, cfg: &Config) -> Verdict {
     ))
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct Residency;
 
 impl Policy for Residency {
@@ -128,8 +139,8 @@ impl Policy for Residency {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("residency: {e}")),
         }
     }

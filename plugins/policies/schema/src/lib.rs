@@ -16,6 +16,8 @@
 //! Topics without a schema are allowed: payload shapes are owned by the agents, and
 //! the operator opts a topic in by adding its schema.
 
+use std::sync::OnceLock;
+
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::{Map, Value};
 
@@ -394,6 +396,15 @@ fn judge(msg: &Message, ctx: &GateContext, cfg: &Config) -> Verdict {
     }
 }
 
+/// The parsed `[config]`, read on this instance's first call and kept for its life.
+/// Config is fixed for a loaded plugin and the same for every caller (a reload
+/// makes new instances), so a pooled instance need not parse it per message. This
+/// is the plugin's only module state; nothing from a message is kept.
+fn cached_config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| Config::load(config::get))
+}
+
 struct SchemaPolicy;
 
 impl Policy for SchemaPolicy {
@@ -406,8 +417,8 @@ impl Policy for SchemaPolicy {
     }
 
     fn evaluate(msg: Message, ctx: GateContext) -> Verdict {
-        match Config::load(config::get) {
-            Ok(cfg) => judge(&msg, &ctx, &cfg),
+        match cached_config() {
+            Ok(cfg) => judge(&msg, &ctx, cfg),
             Err(e) => Verdict::Deny(format!("schema: {e}")),
         }
     }

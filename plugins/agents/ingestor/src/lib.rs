@@ -9,20 +9,23 @@ use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError
 use serde::Serialize;
 
 /// One parsed statement row.
+///
+/// Fields are in the order they are printed: sorted by key, as a
+/// `serde_json::Value` map prints them, which is how this payload was first built.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transaction {
-    /// 1-based physical line in the CSV text.
-    pub line: usize,
+    /// Minor units; debits are negative.
+    pub amount_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
     /// `YYYY-MM-DD`.
     pub date: String,
     pub description: String,
-    /// Minor units; debits are negative.
-    pub amount_cents: i64,
+    /// 1-based physical line in the CSV text.
+    pub line: usize,
     /// `credit` or `debit`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
 }
 
 /// A row that was skipped, and why.
@@ -305,21 +308,28 @@ pub fn parse_statement(csv: &str) -> Result<Parsed, String> {
     Ok(out)
 }
 
-/// The `transactions.raw` payload for a `statement.ingest` payload.
-pub fn ingest(payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+/// The `transactions.raw` payload, printed straight from the parsed rows (keys in
+/// sorted order, as a `serde_json::Value` prints them) rather than through a tree.
+#[derive(Serialize)]
+struct RawPayload<'a> {
+    errors: &'a [RowError],
+    question: &'a serde_json::Value,
+    transactions: &'a [Transaction],
+}
+
+/// The `transactions.raw` payload (JSON text) for a `statement.ingest` payload.
+pub fn ingest(payload: &serde_json::Value) -> Result<String, String> {
     let csv = payload["csv"]
         .as_str()
         .ok_or("statement.ingest needs a string `csv`")?;
-    let question = payload
-        .get("question")
-        .cloned()
-        .unwrap_or(serde_json::Value::Null);
+    let question = payload.get("question").unwrap_or(&serde_json::Value::Null);
     let parsed = parse_statement(csv)?;
-    Ok(serde_json::json!({
-        "transactions": parsed.transactions,
-        "errors": parsed.errors,
-        "question": question,
-    }))
+    serde_json::to_string(&RawPayload {
+        errors: &parsed.errors,
+        question,
+        transactions: &parsed.transactions,
+    })
+    .map_err(|e| format!("printing transactions.raw: {e}"))
 }
 
 struct Ingestor;
@@ -333,7 +343,7 @@ impl Agent for Ingestor {
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
         let out = ingest(&msg.json()?).map_err(PluginError::InvalidInput)?;
-        let mut reply = msg.reply("transactions.raw", out.to_string());
+        let mut reply = msg.reply("transactions.raw", out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -419,13 +429,45 @@ mod tests {
 
     #[test]
     fn ingest_payload_shape() {
-        let v = ingest(&serde_json::json!({"csv": "date,description,amount,type\n2024-05-01,SWIGGY,250,debit\n2024-05-02,X,?,debit", "question": "how am I doing?"})).unwrap();
+        let text = ingest(&serde_json::json!({"csv": "date,description,amount,type\n2024-05-01,SWIGGY,250,debit\n2024-05-02,X,?,debit", "question": "how am I doing?"})).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["transactions"][0]["amount_cents"], -25_000);
         assert_eq!(v["transactions"][0]["type"], "debit");
         assert!(v["transactions"][0].get("category").is_none());
         assert_eq!(v["errors"][0]["line"], 3);
         assert_eq!(v["question"], "how am I doing?");
         assert!(ingest(&serde_json::json!({"question": "x"})).is_err());
+    }
+
+    /// The payload is printed as the `serde_json::json!` tree it was once built as
+    /// printed it: same keys, same sorted order, same bytes.
+    #[test]
+    fn payload_bytes_are_those_of_the_json_tree() {
+        let csv = format!(
+            "{}\n2024-05-09,\"Café \"\"Q\"\", \\ tab\tx\",1,debit,\n",
+            include_str!("../../../../examples/statement.csv").trim_end()
+        );
+        for question in [
+            serde_json::json!("How am I doing?"),
+            serde_json::Value::Null,
+            serde_json::json!({"nested": [1, "x"]}),
+        ] {
+            let text = ingest(&serde_json::json!({"csv": csv, "question": question})).unwrap();
+            let parsed = parse_statement(&csv).unwrap();
+            assert!(parsed.transactions.iter().any(|t| t.category.is_some()));
+            let tree = serde_json::json!({
+                "transactions": parsed.transactions,
+                "errors": parsed.errors,
+                "question": question,
+            });
+            assert_eq!(text, tree.to_string());
+        }
+        let text = ingest(&serde_json::json!({"csv": csv})).unwrap();
+        assert!(text.contains(r#""question":null"#), "{text}");
+        assert!(
+            text.contains(r#""description":"Café \"Q\", \\ tab\tx""#),
+            "{text}"
+        );
     }
 
     #[test]

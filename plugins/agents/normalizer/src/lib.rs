@@ -7,7 +7,13 @@
 //! corporate noise words are removed first, so the enricher and the duplicate
 //! detector see one merchant per payee.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, config};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Payment-rail prefixes stripped from the start of a description (after uppercasing).
@@ -161,6 +167,111 @@ pub fn normalize(mut payload: Value, currency: &str, account: &str) -> Result<Va
     Ok(payload)
 }
 
+/// The fast path: the pipeline's own `transactions.raw` shape (the ingestor's
+/// fields, strings without escapes, integer `line` and `amount_cents`) read into
+/// borrowed structs and printed without a JSON tree. Any other payload, including
+/// one with extra fields or `null`s, gives `None` and goes to [`normalize`], which
+/// defines the behaviour; for this shape both print the same bytes (tests below).
+pub fn normalize_text(payload: &str, currency: &str, account: &str) -> Option<String> {
+    let Object(raw) = serde_json::from_str::<Object<RawIn>>(payload).ok()?;
+    let out = NormalizedOut {
+        errors: raw.errors,
+        question: raw.question,
+        transactions: raw
+            .transactions
+            .into_iter()
+            .map(|Object(t)| NormalizedTx {
+                account,
+                amount_cents: t.amount_cents,
+                category: t.category,
+                currency,
+                date: t.date,
+                description: t.description,
+                line: t.line,
+                merchant: merchant(t.description),
+                kind: t.kind,
+            })
+            .collect(),
+    };
+    serde_json::to_string(&out).ok()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIn<'a> {
+    #[serde(default, deserialize_with = "present")]
+    errors: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    question: Option<Value>,
+    #[serde(borrow)]
+    transactions: Vec<Object<RawTx<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTx<'a> {
+    amount_cents: i64,
+    #[serde(default, borrow, deserialize_with = "present")]
+    category: Option<&'a str>,
+    date: &'a str,
+    description: &'a str,
+    line: i64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// Fields in sorted key order, as a `serde_json::Value` map prints them.
+#[derive(Serialize)]
+struct NormalizedOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    question: Option<Value>,
+    transactions: Vec<NormalizedTx<'a>>,
+}
+
+/// Fields in sorted key order, as a `serde_json::Value` map prints them.
+#[derive(Serialize)]
+struct NormalizedTx<'a> {
+    account: &'a str,
+    amount_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    currency: &'a str,
+    date: &'a str,
+    description: &'a str,
+    line: i64,
+    merchant: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// For an optional field that, when given, must be a `T`: `null` is an error here
+/// (so the `Value` path decides), where `Option`'s own impl reads it as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 struct Normalizer;
 
 impl Agent for Normalizer {
@@ -177,8 +288,13 @@ impl Agent for Normalizer {
             .filter(|a| !a.trim().is_empty())
             .unwrap_or("default")
             .to_owned();
-        let out = normalize(msg.json()?, &currency, &account).map_err(PluginError::InvalidInput)?;
-        let mut reply = msg.reply("transactions.normalized", out.to_string());
+        let out = match normalize_text(&msg.payload, &currency, &account) {
+            Some(text) => text,
+            None => normalize(msg.json()?, &currency, &account)
+                .map_err(PluginError::InvalidInput)?
+                .to_string(),
+        };
+        let mut reply = msg.reply("transactions.normalized", out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -244,5 +360,76 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("amount_cents"), "{e}");
+    }
+
+    /// `transactions.raw` as the ingestor prints it for the example statement, plus
+    /// rows with a statement category and with characters JSON escapes.
+    fn raw_payload(question: Value) -> String {
+        let mut txs = Vec::new();
+        for (i, row) in include_str!("../../../../examples/statement.csv")
+            .lines()
+            .skip(1)
+            .enumerate()
+        {
+            let f: Vec<&str> = row.split(',').collect();
+            let Ok(amount) = f[2].replace('.', "").parse::<i64>() else {
+                continue;
+            };
+            let mut t = serde_json::json!({"line": i + 2, "date": f[0], "description": f[1],
+                "amount_cents": if f[3] == "debit" { -amount } else { amount }, "type": f[3]});
+            if !f[4].is_empty() {
+                t["category"] = serde_json::json!(f[4]);
+            }
+            txs.push(t);
+        }
+        assert!(txs.len() > 40);
+        txs.push(serde_json::json!({"line": 99, "date": "2024-11-01", "description": "Café Ünïcode 🚀", "amount_cents": -1, "type": "debit"}));
+        serde_json::json!({"transactions": txs, "errors": [{"line": 28, "message": "amount `abc` is not a number"}], "question": question}).to_string()
+    }
+
+    /// The fast path prints exactly what the `Value` path prints, or declines.
+    fn same_as_value_path(payload: &str) -> Option<String> {
+        let fast = normalize_text(payload, "INR", "acc-1");
+        if let Some(text) = &fast {
+            let value = serde_json::from_str(payload).unwrap();
+            assert_eq!(text, &normalize(value, "INR", "acc-1").unwrap().to_string());
+        }
+        fast
+    }
+
+    #[test]
+    fn fast_path_prints_the_value_paths_bytes() {
+        for q in [
+            serde_json::json!("How am I doing?"),
+            Value::Null,
+            serde_json::json!({"a": [1, 2.5]}),
+        ] {
+            assert!(same_as_value_path(&raw_payload(q)).is_some());
+        }
+        let minimal = r#"{"transactions":[{"amount_cents":-1,"date":"d","description":"UPI/X","line":2,"type":"debit"}]}"#;
+        assert!(same_as_value_path(minimal).is_some());
+    }
+
+    #[test]
+    fn other_shapes_take_the_value_path() {
+        let tx = r#"{"amount_cents":-1,"date":"d","description":"X","line":2,"type":"debit"}"#;
+        for payload in [
+            // extra fields are kept by the `Value` path
+            format!(r#"{{"transactions":[{tx}],"extra":1}}"#),
+            r#"{"transactions":[{"amount_cents":-1,"date":"d","description":"X","line":2,"type":"debit","note":"n"}]}"#.to_owned(),
+            // null category is kept as null; an escaped string cannot be borrowed
+            r#"{"transactions":[{"amount_cents":-1,"category":null,"date":"d","description":"X","line":2,"type":"debit"}]}"#.to_owned(),
+            r#"{"transactions":[{"amount_cents":-1,"date":"d","description":"A\"B","line":2,"type":"debit"}]}"#.to_owned(),
+            // a transaction as an array, a float amount, a duplicate key
+            r#"{"transactions":[[-1,"c","d","X",2,"debit"]]}"#.to_owned(),
+            r#"{"transactions":[{"amount_cents":-1.5,"date":"d","description":"X","line":2,"type":"debit"}]}"#.to_owned(),
+            r#"{"transactions":[{"amount_cents":-1,"amount_cents":-2,"date":"d","description":"X","line":2,"type":"debit"}]}"#.to_owned(),
+            // what the `Value` path rejects
+            r#"{"errors":[]}"#.to_owned(),
+            r#"[1]"#.to_owned(),
+            "not json".to_owned(),
+        ] {
+            assert_eq!(normalize_text(&payload, "INR", "a"), None, "{payload}");
+        }
     }
 }

@@ -5,9 +5,16 @@
 //! category already present in the CSV always wins: the account holder knows better
 //! than a lookup table. Every transaction says where its category came from.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, config};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Upper-cased merchant (or merchant prefix) → lower-case category.
@@ -72,6 +79,142 @@ pub fn enrich(mut payload: Value, table: &Table) -> Result<Value, String> {
     Ok(payload)
 }
 
+/// The fast path: the pipeline's own `transactions.normalized` shape (the
+/// normalizer's fields, strings without escapes, integer `line` and
+/// `amount_cents`) read into borrowed structs and printed without a JSON tree. Any
+/// other payload, including one with extra fields or `null`s, gives `None` and
+/// goes to [`enrich`], which defines the behaviour; for this shape both print the
+/// same bytes (tests below).
+pub fn enrich_text(payload: &str, table: &Table) -> Option<String> {
+    let Object(normalized) = serde_json::from_str::<Object<NormalizedIn>>(payload).ok()?;
+    let out = EnrichedOut {
+        errors: normalized.errors,
+        question: normalized.question,
+        transactions: normalized
+            .transactions
+            .into_iter()
+            .map(|Object(t)| {
+                let existing = t
+                    .category
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_lowercase);
+                let (category, category_source) = match existing {
+                    Some(c) => (Cow::Owned(c), "statement"),
+                    None => match lookup(table, t.merchant) {
+                        Some(c) => (Cow::Borrowed(c), "merchant_table"),
+                        None => (Cow::Borrowed("uncategorized"), "default"),
+                    },
+                };
+                EnrichedTx {
+                    account: t.account,
+                    amount_cents: t.amount_cents,
+                    category,
+                    category_source,
+                    currency: t.currency,
+                    date: t.date,
+                    description: t.description,
+                    line: t.line,
+                    merchant: t.merchant,
+                    kind: t.kind,
+                }
+            })
+            .collect(),
+    };
+    serde_json::to_string(&out).ok()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalizedIn<'a> {
+    #[serde(default, deserialize_with = "present")]
+    errors: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    question: Option<Value>,
+    #[serde(borrow)]
+    transactions: Vec<Object<NormalizedTx<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalizedTx<'a> {
+    account: &'a str,
+    amount_cents: i64,
+    #[serde(default, borrow, deserialize_with = "present")]
+    category: Option<&'a str>,
+    currency: &'a str,
+    date: &'a str,
+    description: &'a str,
+    line: i64,
+    merchant: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// Fields in sorted key order, as a `serde_json::Value` map prints them.
+#[derive(Serialize)]
+struct EnrichedOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    question: Option<Value>,
+    transactions: Vec<EnrichedTx<'a>>,
+}
+
+/// Fields in sorted key order, as a `serde_json::Value` map prints them.
+#[derive(Serialize)]
+struct EnrichedTx<'a> {
+    account: &'a str,
+    amount_cents: i64,
+    category: Cow<'a, str>,
+    category_source: &'static str,
+    currency: &'a str,
+    date: &'a str,
+    description: &'a str,
+    line: i64,
+    merchant: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// The merchant table from the `[config]`, parsed on this instance's first call
+/// and kept for its life: config is fixed for a loaded plugin and the same for
+/// every caller (a reload makes new instances). This is the plugin's only module
+/// state; nothing from a message is kept.
+fn cached_table() -> &'static Result<Table, String> {
+    static TABLE: OnceLock<Result<Table, String>> = OnceLock::new();
+    TABLE.get_or_init(|| match config::get("merchant_categories") {
+        Some(json) => parse_table(&json),
+        None => Ok(Table::new()),
+    })
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// For an optional field that, when given, must be a `T`: `null` is an error here
+/// (so the `Value` path decides), where `Option`'s own impl reads it as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 struct Enricher;
 
 impl Agent for Enricher {
@@ -82,12 +225,16 @@ impl Agent for Enricher {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let table = match config::get("merchant_categories") {
-            Some(json) => parse_table(&json).map_err(PluginError::Failed)?,
-            None => Table::new(),
+        let table = cached_table()
+            .as_ref()
+            .map_err(|e| PluginError::Failed(e.clone()))?;
+        let out = match enrich_text(&msg.payload, table) {
+            Some(text) => text,
+            None => enrich(msg.json()?, table)
+                .map_err(PluginError::InvalidInput)?
+                .to_string(),
         };
-        let out = enrich(msg.json()?, &table).map_err(PluginError::InvalidInput)?;
-        let mut reply = msg.reply("transactions.enriched", out.to_string());
+        let mut reply = msg.reply("transactions.enriched", out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -140,5 +287,74 @@ mod tests {
         assert_eq!(v["transactions"][2]["category_source"], "default");
         assert_eq!(v["question"], "q");
         assert!(enrich(serde_json::json!({"transactions": [{}]}), &table()).is_err());
+    }
+
+    /// `transactions.normalized` as the normalizer prints it: the example statement's
+    /// rows with account, currency and merchant, some with a statement category.
+    fn normalized_payload() -> String {
+        let mut txs = Vec::new();
+        for (i, row) in include_str!("../../../../examples/statement.csv")
+            .lines()
+            .skip(1)
+            .enumerate()
+        {
+            let f: Vec<&str> = row.split(',').collect();
+            let Ok(amount) = f[2].replace('.', "").parse::<i64>() else {
+                continue;
+            };
+            let merchant = f[1]
+                .trim_start_matches("UPI/")
+                .split(['/', ' ', '.'])
+                .next()
+                .unwrap_or("");
+            let mut t = serde_json::json!({"account": "default", "currency": "INR", "merchant": merchant,
+                "line": i + 2, "date": f[0], "description": f[1],
+                "amount_cents": if f[3] == "debit" { -amount } else { amount }, "type": f[3]});
+            if !f[4].is_empty() {
+                t["category"] = serde_json::json!(f[4]);
+            }
+            txs.push(t);
+        }
+        assert!(txs.len() > 40);
+        txs.push(serde_json::json!({"account": "a", "currency": "INR", "merchant": "CAFÉ", "line": 99, "date": "2024-11-01", "description": "Café 🚀", "amount_cents": -1, "type": "debit", "category": " Treats "}));
+        txs.push(serde_json::json!({"account": "a", "currency": "INR", "merchant": "X", "line": 100, "date": "2024-11-01", "description": "X", "amount_cents": -1, "type": "debit", "category": "  "}));
+        serde_json::json!({"transactions": txs, "errors": [{"line": 28, "message": "bad"}], "question": "How am I doing?"}).to_string()
+    }
+
+    fn full_table() -> Table {
+        let manifest = include_str!("../djinn.toml");
+        let start = manifest.find("merchant_categories = '").unwrap() + 23;
+        let end = start + manifest[start..].find('\'').unwrap();
+        parse_table(&manifest[start..end]).unwrap()
+    }
+
+    #[test]
+    fn fast_path_prints_the_value_paths_bytes() {
+        let table = full_table();
+        let payload = normalized_payload();
+        let fast = enrich_text(&payload, &table).expect("the pipeline's shape");
+        let value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(fast, enrich(value, &table).unwrap().to_string());
+        for source in ["statement", "merchant_table", "default"] {
+            assert!(fast.contains(&format!(r#""category_source":"{source}""#)));
+        }
+    }
+
+    #[test]
+    fn other_shapes_take_the_value_path() {
+        let t = table();
+        let tx = r#""account":"a","amount_cents":-1,"currency":"INR","date":"d","description":"X","line":2,"merchant":"SWIGGY","type":"debit""#;
+        assert!(enrich_text(&format!(r#"{{"transactions":[{{{tx}}}]}}"#), &t).is_some());
+        for payload in [
+            format!(r#"{{"transactions":[{{{tx}}}],"extra":1}}"#),
+            format!(r#"{{"transactions":[{{{tx},"category_source":"x"}}]}}"#),
+            format!(r#"{{"transactions":[{{{tx},"category":null}}]}}"#),
+            format!(r#"{{"transactions":[{{{tx},"category":7}}]}}"#),
+            r#"{"transactions":[["a",-1,"c","INR","d","X",2,"SWIGGY","debit"]]}"#.to_owned(),
+            r#"{"transactions":[{"merchant":"SWIGGY"}]}"#.to_owned(),
+            "[]".to_owned(),
+        ] {
+            assert_eq!(enrich_text(&payload, &t), None, "{payload}");
+        }
     }
 }

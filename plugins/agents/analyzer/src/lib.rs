@@ -11,32 +11,41 @@
 //! rather than added.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
-use serde_json::{Value, json};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 /// The fields of one transaction the analysis needs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tx {
+pub struct Tx<'a> {
     pub line: i64,
-    pub date: String,
+    pub date: &'a str,
     pub amount_cents: i64,
-    pub category: String,
-    pub currency: String,
+    pub category: &'a str,
+    pub currency: &'a str,
 }
 
-/// Reads the analysis fields from a transaction object, naming what is missing.
-pub fn read_tx(i: usize, v: &Value) -> Result<Tx, String> {
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("transactions[{i}] has no string `{k}`"))
-    };
-    let date = s("date")?;
+fn check_date(i: usize, date: &str) -> Result<(), String> {
     if date.len() != 10 || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
         return Err(format!("transactions[{i}].date `{date}` is not YYYY-MM-DD"));
     }
+    Ok(())
+}
+
+/// Reads the analysis fields from a transaction object, naming what is missing.
+pub fn read_tx(i: usize, v: &Value) -> Result<Tx<'_>, String> {
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("transactions[{i}] has no string `{k}`"))
+    };
+    let date = s("date")?;
+    check_date(i, date)?;
     Ok(Tx {
         line: v.get("line").and_then(Value::as_i64).unwrap_or(0),
         date,
@@ -78,8 +87,8 @@ fn share_pct(part: i64, whole: i64) -> f64 {
     }
 }
 
-/// The `analysis.result` payload for a `transactions.enriched` payload.
-pub fn analyze(payload: &Value) -> Result<Value, String> {
+/// The `analysis.result` payload (JSON text) for a `transactions.enriched` payload.
+pub fn analyze(payload: &Value) -> Result<String, String> {
     let raw = payload
         .get("transactions")
         .and_then(Value::as_array)
@@ -92,7 +101,25 @@ pub fn analyze(payload: &Value) -> Result<Value, String> {
         .enumerate()
         .map(|(i, v)| read_tx(i, v))
         .collect::<Result<_, _>>()?;
-    let currency = txs[0].currency.clone();
+    let no_errors = Value::Array(Vec::new());
+    render(
+        &txs,
+        payload.get("question").unwrap_or(&Value::Null),
+        payload.get("errors").unwrap_or(&no_errors),
+        raw.iter().map(branch_fields).collect(),
+    )
+}
+
+/// The analysis of `txs` (at least one), printed with `question`, the ingest
+/// errors and each transaction's branch fields (`T`: a JSON object of them, or
+/// [`BranchTx`]).
+fn render<T: Serialize>(
+    txs: &[Tx],
+    question: &Value,
+    ingest_errors: &Value,
+    transactions: Vec<T>,
+) -> Result<String, String> {
+    let currency = txs[0].currency;
     if let Some(other) = txs.iter().find(|t| t.currency != currency) {
         return Err(format!(
             "mixed currencies ({currency} and {} on line {}); convert before analysing",
@@ -102,10 +129,10 @@ pub fn analyze(payload: &Value) -> Result<Value, String> {
     let mut total = Sums::default();
     let mut by_category: BTreeMap<&str, Sums> = BTreeMap::new();
     let mut by_month: BTreeMap<&str, Sums> = BTreeMap::new();
-    for t in &txs {
+    for t in txs {
         total.add(t.amount_cents)?;
         by_category
-            .entry(&t.category)
+            .entry(t.category)
             .or_default()
             .add(t.amount_cents)?;
         by_month
@@ -115,50 +142,102 @@ pub fn analyze(payload: &Value) -> Result<Value, String> {
     }
     let mut categories: Vec<(&str, &Sums)> = by_category.iter().map(|(k, v)| (*k, v)).collect();
     categories.sort_by(|a, b| b.1.expense.cmp(&a.1.expense).then(a.0.cmp(b.0)));
-    let category_totals: Vec<Value> = categories
+    let monthly: Vec<MonthTotal> = by_month
         .iter()
-        .map(|(c, s)| {
-            json!({"category": c, "expense_cents": s.expense, "income_cents": s.income, "count": s.count})
+        .map(|(m, s)| MonthTotal {
+            count: s.count,
+            expense_cents: s.expense,
+            income_cents: s.income,
+            month: m,
+            net_cents: s.income - s.expense,
         })
         .collect();
-    let top_categories: Vec<Value> = categories
-        .iter()
-        .filter(|(_, s)| s.expense > 0)
-        .take(3)
-        .map(|(c, s)| {
-            json!({"category": c, "expense_cents": s.expense, "share_pct": share_pct(s.expense, total.expense)})
-        })
-        .collect();
-    let monthly: Vec<Value> = by_month
-        .iter()
-        .map(|(m, s)| {
-            json!({"month": m, "income_cents": s.income, "expense_cents": s.expense, "net_cents": s.income - s.expense, "count": s.count})
-        })
-        .collect();
-    let from = txs
-        .iter()
-        .map(|t| t.date.as_str())
-        .min()
-        .unwrap_or_default();
-    let to = txs
-        .iter()
-        .map(|t| t.date.as_str())
-        .max()
-        .unwrap_or_default();
-    Ok(json!({
-        "question": payload.get("question").cloned().unwrap_or(Value::Null),
-        "currency": currency,
-        "transaction_count": txs.len(),
-        "period": {"from": from, "to": to, "months": monthly.len()},
-        "income_cents": total.income,
-        "expense_cents": total.expense,
-        "net_cents": total.income - total.expense,
-        "category_totals": category_totals,
-        "top_categories": top_categories,
-        "monthly": monthly,
-        "ingest_errors": payload.get("errors").cloned().unwrap_or_else(|| json!([])),
-        "transactions": raw.iter().map(branch_fields).collect::<Vec<_>>(),
-    }))
+    let out = Analysis {
+        category_totals: categories
+            .iter()
+            .map(|(c, s)| CategoryTotal {
+                category: c,
+                count: s.count,
+                expense_cents: s.expense,
+                income_cents: s.income,
+            })
+            .collect(),
+        currency,
+        expense_cents: total.expense,
+        income_cents: total.income,
+        ingest_errors,
+        period: Period {
+            from: txs.iter().map(|t| t.date).min().unwrap_or_default(),
+            months: monthly.len(),
+            to: txs.iter().map(|t| t.date).max().unwrap_or_default(),
+        },
+        monthly,
+        net_cents: total.income - total.expense,
+        question,
+        top_categories: categories
+            .iter()
+            .filter(|(_, s)| s.expense > 0)
+            .take(3)
+            .map(|(c, s)| TopCategory {
+                category: c,
+                expense_cents: s.expense,
+                share_pct: share_pct(s.expense, total.expense),
+            })
+            .collect(),
+        transaction_count: txs.len(),
+        transactions,
+    };
+    serde_json::to_string(&out).map_err(|e| format!("printing analysis.result: {e}"))
+}
+
+// The payload's parts. Fields are in sorted key order, as a `serde_json::Value`
+// map prints them (the payload was first built as one), so the bytes are the same.
+
+#[derive(Serialize)]
+struct Analysis<'a, T> {
+    category_totals: Vec<CategoryTotal<'a>>,
+    currency: &'a str,
+    expense_cents: i64,
+    income_cents: i64,
+    ingest_errors: &'a Value,
+    monthly: Vec<MonthTotal<'a>>,
+    net_cents: i64,
+    period: Period<'a>,
+    question: &'a Value,
+    top_categories: Vec<TopCategory<'a>>,
+    transaction_count: usize,
+    transactions: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct CategoryTotal<'a> {
+    category: &'a str,
+    count: u64,
+    expense_cents: i64,
+    income_cents: i64,
+}
+
+#[derive(Serialize)]
+struct MonthTotal<'a> {
+    count: u64,
+    expense_cents: i64,
+    income_cents: i64,
+    month: &'a str,
+    net_cents: i64,
+}
+
+#[derive(Serialize)]
+struct Period<'a> {
+    from: &'a str,
+    months: usize,
+    to: &'a str,
+}
+
+#[derive(Serialize)]
+struct TopCategory<'a> {
+    category: &'a str,
+    expense_cents: i64,
+    share_pct: f64,
 }
 
 /// The transaction fields the analysis branches read (`anomaly-detector`,
@@ -176,6 +255,104 @@ fn branch_fields(t: &Value) -> Value {
     )
 }
 
+/// [`BRANCH_FIELDS`] of one transaction, in sorted key order.
+#[derive(Serialize)]
+struct BranchTx<'a> {
+    amount_cents: i64,
+    category: &'a str,
+    date: &'a str,
+    line: i64,
+    merchant: &'a str,
+}
+
+/// The fast path: the pipeline's own `transactions.enriched` shape (strings
+/// without escapes, integer `line` and `amount_cents`, a string `merchant`) read
+/// into borrowed structs, fields the analysis does not read skipped unparsed. Any
+/// other payload gives `None` and goes to [`analyze`], which defines the
+/// behaviour (and its errors); for this shape both print the same bytes.
+pub fn analyze_text(payload: &str) -> Option<String> {
+    let Object(enriched) = serde_json::from_str::<Object<EnrichedIn>>(payload).ok()?;
+    if enriched.transactions.is_empty() {
+        return None;
+    }
+    let mut txs = Vec::with_capacity(enriched.transactions.len());
+    for (i, Object(t)) in enriched.transactions.iter().enumerate() {
+        check_date(i, t.date).ok()?;
+        txs.push(Tx {
+            line: t.line,
+            date: t.date,
+            amount_cents: t.amount_cents,
+            category: t.category,
+            currency: t.currency,
+        });
+    }
+    let no_errors = Value::Array(Vec::new());
+    render(
+        &txs,
+        enriched.question.as_ref().unwrap_or(&Value::Null),
+        enriched.errors.as_ref().unwrap_or(&no_errors),
+        enriched
+            .transactions
+            .iter()
+            .map(|Object(t)| BranchTx {
+                amount_cents: t.amount_cents,
+                category: t.category,
+                date: t.date,
+                line: t.line,
+                merchant: t.merchant,
+            })
+            .collect(),
+    )
+    .ok()
+}
+
+#[derive(Deserialize)]
+struct EnrichedIn<'a> {
+    #[serde(default, deserialize_with = "present")]
+    errors: Option<Value>,
+    #[serde(default)]
+    question: Option<Value>,
+    #[serde(borrow)]
+    transactions: Vec<Object<EnrichedTx<'a>>>,
+}
+
+/// The fields read; the others (description, account, type...) are skipped.
+#[derive(Deserialize)]
+struct EnrichedTx<'a> {
+    amount_cents: i64,
+    category: &'a str,
+    currency: &'a str,
+    date: &'a str,
+    line: i64,
+    merchant: &'a str,
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// For an optional field that, when given, must be a `T`: `null` is an error here
+/// (so the `Value` path decides), where `Option`'s own impl reads it as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 struct Analyzer;
 
 impl Agent for Analyzer {
@@ -186,9 +363,12 @@ impl Agent for Analyzer {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let out = analyze(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let out = match analyze_text(&msg.payload) {
+            Some(text) => text,
+            None => analyze(&msg.json()?).map_err(PluginError::InvalidInput)?,
+        };
         Ok(vec![
-            msg.reply("analysis.result", out.to_string())
+            msg.reply("analysis.result", out)
                 .with_meta("djinn-gather", "analysis.gathered"),
         ])
     }
@@ -199,6 +379,7 @@ djinn_sdk::export_agent!(Analyzer);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn tx(line: i64, date: &str, cents: i64, cat: &str) -> Value {
         json!({"line": line, "date": date, "amount_cents": cents, "category": cat, "currency": "INR", "merchant": "M", "description": "d", "type": if cents < 0 {"debit"} else {"credit"}})
@@ -215,7 +396,7 @@ mod tests {
             tx(7, "2024-02-09", -150_000, "groceries"),
             tx(8, "2024-02-10", -10_000, "fuel"),
         ], "errors": [{"line": 9, "message": "bad"}], "question": "q"});
-        let a = analyze(&p).unwrap();
+        let a: Value = serde_json::from_str(&analyze(&p).unwrap()).unwrap();
         assert_eq!(a["income_cents"], 10_000_000);
         assert_eq!(a["expense_cents"], 4_190_010);
         assert_eq!(a["net_cents"], 5_809_990);
@@ -262,5 +443,97 @@ mod tests {
         let mut bad_date = tx(2, "01/02/2024", 1, "x");
         bad_date["date"] = json!("01/02/2024");
         assert!(analyze(&json!({"transactions": [bad_date]})).is_err());
+    }
+
+    /// The fast path prints exactly what the `Value` path prints, or declines.
+    fn same_as_value_path(payload: &Value) -> Option<String> {
+        let text = payload.to_string();
+        let fast = analyze_text(&text);
+        if let Some(fast) = &fast {
+            assert_eq!(fast, &analyze(payload).unwrap());
+        }
+        fast
+    }
+
+    fn statement() -> Value {
+        let mut txs = Vec::new();
+        for (i, row) in include_str!("../../../../examples/statement.csv")
+            .lines()
+            .skip(1)
+            .enumerate()
+        {
+            let f: Vec<&str> = row.split(',').collect();
+            let Ok(amount) = f[2].replace('.', "").parse::<i64>() else {
+                continue;
+            };
+            let cents = if f[3] == "debit" { -amount } else { amount };
+            let cat = if f[4].is_empty() {
+                "uncategorized"
+            } else {
+                f[4]
+            };
+            let mut t = tx(i as i64 + 2, f[0], cents, cat);
+            t["merchant"] = json!(f[1].split(['/', ' ']).next().unwrap());
+            t["category_source"] = json!("default");
+            t["account"] = json!("default");
+            txs.push(t);
+        }
+        assert!(txs.len() > 40);
+        txs.push(tx(99, "2024-11-01", -1, "Café 🚀"));
+        json!({"transactions": txs, "errors": [{"line": 28, "message": "bad"}], "question": "How am I doing?"})
+    }
+
+    #[test]
+    fn fast_path_prints_the_value_paths_bytes() {
+        let mut p = statement();
+        let text = same_as_value_path(&p).expect("the pipeline's shape");
+        // printed as a `serde_json::Value` prints it: keys sorted, no spaces
+        assert_eq!(
+            text,
+            serde_json::from_str::<Value>(&text).unwrap().to_string()
+        );
+        p["question"] = Value::Null;
+        assert!(same_as_value_path(&p).is_some());
+        p.as_object_mut().unwrap().remove("question");
+        p.as_object_mut().unwrap().remove("errors");
+        assert!(
+            same_as_value_path(&p)
+                .unwrap()
+                .contains(r#""ingest_errors":[],"#)
+        );
+        p["errors"] = Value::Null;
+        p["extra"] = json!({"ignored": true});
+        assert!(
+            same_as_value_path(&p)
+                .unwrap()
+                .contains(r#""ingest_errors":null,"#)
+        );
+    }
+
+    #[test]
+    fn other_shapes_and_errors_take_the_value_path() {
+        let good = tx(2, "2024-01-01", 1, "x");
+        let with = |k: &str, v: Value| {
+            let mut t = good.clone();
+            match v {
+                Value::Null => drop(t.as_object_mut().unwrap().remove(k)),
+                v => t[k] = v,
+            }
+            t
+        };
+        let cases = [
+            json!({"transactions": []}),
+            json!({"transactions": [{"date": "2024-01-01"}]}),
+            json!({"transactions": [with("date", json!("01/02/2024"))]}),
+            json!({"transactions": [good, with("currency", json!("USD"))]}),
+            json!({"transactions": [with("line", json!("2"))]}),
+            json!({"transactions": [with("merchant", Value::Null)]}),
+            json!({"transactions": [with("merchant", json!("A\"B"))]}),
+            json!({"transactions": [[1, "x", "INR", "2024-01-01", 2, "M"]]}),
+            json!([good]),
+        ];
+        for p in cases {
+            assert_eq!(analyze_text(&p.to_string()), None, "{p}");
+        }
     }
 }

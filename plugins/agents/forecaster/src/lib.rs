@@ -11,7 +11,13 @@
 //! Forecasts are estimates, so the arithmetic is in f64 and rounded to whole
 //! minor units at the end; no money is summed in floating point.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 /// Two-sided 95% Student t quantiles for 1..=30 degrees of freedom.
@@ -164,7 +170,15 @@ pub fn forecast_payload(analysis: &Value) -> Result<Value, String> {
             }
         })
         .collect::<Result<_, _>>()?;
-    let f = forecast(&history, 3)?;
+    payload_for(
+        &history,
+        analysis.get("currency").cloned().unwrap_or(Value::Null),
+    )
+}
+
+/// The `forecast.result` payload for a monthly history and the analysis currency.
+fn payload_for(history: &[(String, i64)], currency: Value) -> Result<Value, String> {
+    let f = forecast(history, 3)?;
     let mut assumptions = vec![
         "future months behave like the observed ones: same income sources, recurring bills and habits",
         "each calendar month in the statement is complete; a partial first or last month biases the fit",
@@ -185,8 +199,57 @@ pub fn forecast_payload(analysis: &Value) -> Result<Value, String> {
         "trend_cents_per_month": f.trend_cents_per_month,
         "residual_sd_cents": f.residual_sd_cents,
         "forecast": f.points.iter().map(|p| json!({"month": p.month, "net_cents": p.net_cents, "lower_cents": p.lower_cents, "upper_cents": p.upper_cents})).collect::<Vec<_>>(),
-        "currency": analysis.get("currency").cloned().unwrap_or(Value::Null),
+        "currency": currency,
     }))
+}
+
+/// The fast path: reads only `monthly` (month and net) and `currency` from the
+/// pipeline's `analysis.result`, skipping the rest (the transaction list) without
+/// building values for it. Any payload it cannot read that way gives `None` and
+/// goes to [`forecast_payload`], which defines the behaviour and the errors; for
+/// payloads both read, the result is the same (tests below).
+pub fn forecast_text(payload: &str) -> Option<Value> {
+    let Object(analysis) = serde_json::from_str::<Object<AnalysisIn>>(payload).ok()?;
+    let history: Vec<(String, i64)> = analysis
+        .monthly
+        .into_iter()
+        .map(|Object(m)| (m.month.to_owned(), m.net_cents))
+        .collect();
+    payload_for(&history, analysis.currency.unwrap_or(Value::Null)).ok()
+}
+
+#[derive(Deserialize)]
+struct AnalysisIn<'a> {
+    #[serde(default)]
+    currency: Option<Value>,
+    #[serde(borrow)]
+    monthly: Vec<Object<MonthIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct MonthIn<'a> {
+    month: &'a str,
+    net_cents: i64,
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
 }
 
 struct Forecaster;
@@ -199,7 +262,10 @@ impl Agent for Forecaster {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let out = forecast_payload(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let out = match forecast_text(&msg.payload) {
+            Some(out) => out,
+            None => forecast_payload(&msg.json()?).map_err(PluginError::InvalidInput)?,
+        };
         let mut reply = msg.reply("forecast.result", out.to_string());
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
@@ -277,5 +343,55 @@ mod tests {
         assert_eq!(p["forecast"][0]["month"], "2024-10");
         assert_eq!(p["confidence"], 0.95);
         assert!(forecast_payload(&json!({"monthly": [{"month": "x"}]})).is_err());
+    }
+
+    /// An `analysis.result` as the analyzer prints it, transaction list included.
+    fn analysis(months: &[(&str, i64)]) -> Value {
+        let monthly: Vec<Value> = months
+            .iter()
+            .map(|(m, n)| json!({"count": 3, "expense_cents": 10, "income_cents": n + 10, "month": m, "net_cents": n}))
+            .collect();
+        let transactions: Vec<Value> = (2..60)
+            .map(|l| json!({"amount_cents": -l * 100, "category": "food_delivery", "date": "2024-07-01", "line": l, "merchant": "SWIGGY"}))
+            .collect();
+        json!({"category_totals": [], "currency": "INR", "expense_cents": 1, "income_cents": 2,
+            "ingest_errors": [], "monthly": monthly, "net_cents": 1, "period": {"from": "2024-07-01", "months": months.len(), "to": "2024-10-30"},
+            "question": "How am I doing?", "top_categories": [], "transaction_count": 58, "transactions": transactions})
+    }
+
+    #[test]
+    fn fast_path_gives_the_value_paths_payload() {
+        let months = [
+            ("2024-07", 3_803_360),
+            ("2024-08", 3_891_375),
+            ("2024-09", -182_100),
+            ("2024-10", -1_343_900),
+        ];
+        for n in 1..=months.len() {
+            let mut a = analysis(&months[..n]);
+            let fast = forecast_text(&a.to_string()).expect("the pipeline's shape");
+            assert_eq!(fast.to_string(), forecast_payload(&a).unwrap().to_string());
+            a["currency"] = Value::Null;
+            let fast = forecast_text(&a.to_string()).unwrap();
+            assert_eq!(fast.to_string(), forecast_payload(&a).unwrap().to_string());
+            a.as_object_mut().unwrap().remove("currency");
+            let fast = forecast_text(&a.to_string()).unwrap();
+            assert_eq!(fast.to_string(), forecast_payload(&a).unwrap().to_string());
+        }
+    }
+
+    #[test]
+    fn other_shapes_take_the_value_path() {
+        for p in [
+            json!({"monthly": []}),
+            json!({"monthly": [{"month": "2024-07"}]}),
+            json!({"monthly": [{"month": "x", "net_cents": 1}]}),
+            json!({"monthly": [["2024-07", 1]]}),
+            json!({"monthly": [{"month": "2024-07", "net_cents": 1.5}]}),
+            json!({"currency": "INR"}),
+            json!([{"monthly": []}]),
+        ] {
+            assert_eq!(forecast_text(&p.to_string()), None, "{p}");
+        }
     }
 }

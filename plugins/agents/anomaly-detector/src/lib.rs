@@ -9,8 +9,13 @@
 //! names its statement line and the numbers it was judged on.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 /// Modified z-score above which a debit is an outlier (Iglewicz & Hoaglin, 1993).
@@ -221,15 +226,60 @@ pub fn new_large_payees(
     out
 }
 
+/// What the checks need from the transaction list, gathered in statement order.
+struct Collected {
+    debits: Vec<Debit>,
+    first_seen: BTreeMap<String, (i64, i64)>,
+    start_day: i64,
+}
+
+impl Collected {
+    fn new() -> Collected {
+        Collected {
+            debits: Vec::new(),
+            first_seen: BTreeMap::new(),
+            start_day: i64::MAX,
+        }
+    }
+
+    fn push(
+        &mut self,
+        line: i64,
+        day: i64,
+        date: &str,
+        merchant: &str,
+        category: &str,
+        cents: i64,
+    ) -> Result<(), String> {
+        self.start_day = self.start_day.min(day);
+        let seen = self
+            .first_seen
+            .entry(merchant.to_owned())
+            .or_insert((day, line));
+        if (day, line) < *seen {
+            *seen = (day, line);
+        }
+        if cents < 0 {
+            self.debits.push(Debit {
+                line,
+                day,
+                date: date.to_owned(),
+                merchant: merchant.to_owned(),
+                category: category.to_owned(),
+                cents: cents.checked_neg().ok_or("amount out of range")?,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The `anomalies.result` payload for an `analysis.result` payload.
 pub fn detect(analysis: &Value) -> Result<Value, String> {
     let txs = analysis
         .get("transactions")
         .and_then(Value::as_array)
         .ok_or("analysis.result needs an array `transactions`")?;
-    let mut debits = Vec::new();
-    let mut first_seen: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut start_day = i64::MAX;
+    let mut collected = Collected::new();
     for (i, t) in txs.iter().enumerate() {
         let field = |k: &str| {
             t.get(k)
@@ -238,7 +288,7 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
         };
         let date = field("date")?;
         let day = day_number(date).map_err(|e| format!("transactions[{i}]: {e}"))?;
-        let merchant = field("merchant")?.to_owned();
+        let merchant = field("merchant")?;
         let cents = t
             .get("amount_cents")
             .and_then(Value::as_i64)
@@ -247,22 +297,56 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
             .get("line")
             .and_then(Value::as_i64)
             .unwrap_or(i as i64 + 1);
-        start_day = start_day.min(day);
-        let seen = first_seen.entry(merchant.clone()).or_insert((day, line));
-        if (day, line) < *seen {
-            *seen = (day, line);
-        }
-        if cents < 0 {
-            debits.push(Debit {
-                line,
-                day,
-                date: date.to_owned(),
-                merchant,
-                category: field("category").unwrap_or("uncategorized").to_owned(),
-                cents: cents.checked_neg().ok_or("amount out of range")?,
-            });
-        }
+        let category = field("category").unwrap_or("uncategorized");
+        collected.push(line, day, date, merchant, category, cents)?;
     }
+    Ok(report(
+        collected,
+        analysis.get("currency").cloned().unwrap_or(Value::Null),
+    ))
+}
+
+/// The fast path: reads only the transaction fields the checks use (and the
+/// currency) from the pipeline's `analysis.result`, skipping the rest without
+/// building values for it. Any payload it cannot read that way, or that fails a
+/// check, gives `None` and goes to [`detect`], which defines the behaviour and the
+/// errors; for payloads both read, the result is the same (tests below).
+pub fn detect_text(payload: &str) -> Option<Value> {
+    let Object(analysis) = serde_json::from_str::<Object<AnalysisIn>>(payload).ok()?;
+    let mut collected = Collected::new();
+    for Object(t) in &analysis.transactions {
+        let day = day_number(t.date).ok()?;
+        collected
+            .push(t.line, day, t.date, t.merchant, t.category, t.amount_cents)
+            .ok()?;
+    }
+    Some(report(collected, analysis.currency.unwrap_or(Value::Null)))
+}
+
+#[derive(Deserialize)]
+struct AnalysisIn<'a> {
+    #[serde(default)]
+    currency: Option<Value>,
+    #[serde(borrow)]
+    transactions: Vec<Object<TxIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct TxIn<'a> {
+    amount_cents: i64,
+    category: &'a str,
+    date: &'a str,
+    line: i64,
+    merchant: &'a str,
+}
+
+/// The payload for the gathered transactions.
+fn report(collected: Collected, currency: Value) -> Value {
+    let Collected {
+        debits,
+        first_seen,
+        start_day,
+    } = collected;
     let mut all = category_outliers(&debits);
     all.extend(duplicate_charges(&debits));
     all.extend(new_large_payees(&debits, &first_seen, start_day));
@@ -271,17 +355,37 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
     for a in &all {
         *counts.entry(a.kind).or_default() += 1;
     }
-    Ok(json!({
+    json!({
         "anomalies": all.iter().map(|a| json!({"kind": a.kind, "line": a.line, "reason": a.reason, "evidence": a.evidence})).collect::<Vec<_>>(),
         "counts": counts,
         "debits_checked": debits.len(),
-        "currency": analysis.get("currency").cloned().unwrap_or(Value::Null),
+        "currency": currency,
         "method": {
             "category_outlier": format!("modified z = 0.6745·(x − median)/MAD per category of debits, |z| > {Z_THRESHOLD}, at least {MIN_IN_CATEGORY} debits; MAD = 0 falls back to 1.2533·mean absolute deviation"),
             "duplicate_charge": format!("same merchant and amount within {DUPLICATE_DAYS} days; the later charge is reported"),
             "new_large_payee": format!("a merchant first seen more than {BASELINE_DAYS} days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs {MIN_FOR_PERCENTILE} debits)"),
         },
-    }))
+    })
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
 }
 
 struct AnomalyDetector;
@@ -294,7 +398,10 @@ impl Agent for AnomalyDetector {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let out = detect(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let out = match detect_text(&msg.payload) {
+            Some(out) => out,
+            None => detect(&msg.json()?).map_err(PluginError::InvalidInput)?,
+        };
         let mut reply = msg.reply("anomalies.result", out.to_string());
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
@@ -416,5 +523,57 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("amount_cents"), "{e}");
         assert!(detect(&json!({})).is_err());
+    }
+
+    /// The fast path gives what the `Value` path gives, or declines.
+    fn same_as_value_path(a: &Value) -> Option<Value> {
+        let fast = detect_text(&a.to_string());
+        if let Some(fast) = &fast {
+            assert_eq!(fast.to_string(), detect(a).unwrap().to_string());
+        }
+        fast
+    }
+
+    #[test]
+    fn fast_path_gives_the_value_paths_payload() {
+        // every check fires: an outlier, a duplicate and a new large payee
+        let mut txs = vec![tx(2, "2024-01-01", "RENT", "rent", -2_500_000)];
+        for i in 0..9 {
+            txs.push(tx(
+                3 + i,
+                &format!("2024-01-{:02}", 10 + i),
+                "BB",
+                "groceries",
+                -(200_000 + i * 1_000),
+            ));
+        }
+        txs.push(tx(12, "2024-01-20", "NETFLIX", "subscriptions", -64_900));
+        txs.push(tx(13, "2024-01-21", "NETFLIX", "subscriptions", -64_900));
+        txs.push(tx(14, "2024-02-20", "BB", "groceries", -2_000_000));
+        txs.push(tx(15, "2024-02-21", "CROMA", "electronics", -5_000_000));
+        txs.push(tx(16, "2024-02-22", "SALARY", "income", 8_500_000));
+        txs.push(tx(17, "2024-02-23", "Café 🚀", "misc", -1));
+        let mut a = json!({"currency": "INR", "transactions": txs, "monthly": [{"month": "2024-01"}], "question": "q"});
+        let r = same_as_value_path(&a).expect("the pipeline's shape");
+        for kind in ["category_outlier", "duplicate_charge", "new_large_payee"] {
+            assert_eq!(r["counts"][kind], 1, "{r}");
+        }
+        a.as_object_mut().unwrap().remove("currency");
+        assert!(same_as_value_path(&a).is_some());
+    }
+
+    #[test]
+    fn other_shapes_take_the_value_path() {
+        let good = tx(2, "2024-01-01", "X", "c", -1);
+        for a in [
+            json!({"transactions": [{"date": "2024-01-01", "merchant": "X", "amount_cents": -1}]}),
+            json!({"transactions": [good, {"date": "2024-01-01", "merchant": "X", "category": "c", "amount_cents": -1}]}),
+            json!({"transactions": [tx(2, "2024-13-01", "X", "c", -1)]}),
+            json!({"transactions": [tx(2, "2024-01-01", "X", "c", i64::MIN)]}),
+            json!({"transactions": [["2024-01-01", "X", "c", -1, 2]]}),
+            json!({"currency": "INR"}),
+        ] {
+            assert_eq!(detect_text(&a.to_string()), None, "{a}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -265,9 +265,9 @@ struct BranchTx<'a> {
     merchant: &'a str,
 }
 
-/// The fast path: the pipeline's own `transactions.enriched` shape (strings
-/// without escapes, integer `line` and `amount_cents`, a string `merchant`) read
-/// into borrowed structs, fields the analysis does not read skipped unparsed. Any
+/// The fast path: the pipeline's own `transactions.enriched` shape (the enricher's
+/// fields only, strings without escapes, integer `line` and `amount_cents`) read
+/// into borrowed structs, fields the analysis does not read checked and skipped. Any
 /// other payload gives `None` and goes to [`analyze`], which defines the
 /// behaviour (and its errors); for this shape both print the same bytes.
 pub fn analyze_text(payload: &str) -> Option<String> {
@@ -307,6 +307,7 @@ pub fn analyze_text(payload: &str) -> Option<String> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EnrichedIn<'a> {
     #[serde(default, deserialize_with = "present")]
     errors: Option<Value>,
@@ -316,15 +317,28 @@ struct EnrichedIn<'a> {
     transactions: Vec<Object<EnrichedTx<'a>>>,
 }
 
-/// The fields read; the others (description, account, type...) are skipped.
+/// The enricher's fields; those the analysis does not read are checked and skipped.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EnrichedTx<'a> {
+    #[serde(default)]
+    #[allow(dead_code)]
+    account: Skip,
     amount_cents: i64,
     category: &'a str,
+    #[serde(default)]
+    #[allow(dead_code)]
+    category_source: Skip,
     currency: &'a str,
     date: &'a str,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Skip,
     line: i64,
     merchant: &'a str,
+    #[serde(default, rename = "type")]
+    #[allow(dead_code)]
+    kind: Skip,
 }
 
 /// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
@@ -351,6 +365,53 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 /// (so the `Value` path decides), where `Option`'s own impl reads it as absent.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
+}
+
+/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
+/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
+/// checks, so a payload the `Value` path rejects as not JSON would pass.
+#[derive(Default)]
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_key::<Skip>()?.is_some() {
+                    map.next_value::<Skip>()?;
+                }
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
+    }
 }
 
 struct Analyzer;
@@ -502,11 +563,31 @@ mod tests {
                 .contains(r#""ingest_errors":[],"#)
         );
         p["errors"] = Value::Null;
-        p["extra"] = json!({"ignored": true});
         assert!(
             same_as_value_path(&p)
                 .unwrap()
                 .contains(r#""ingest_errors":null,"#)
+        );
+    }
+
+    /// A skipped field is still read as strictly as the `Value` path reads it, so
+    /// what that path rejects as not JSON never passes the fast path.
+    #[test]
+    fn skipped_fields_are_still_checked() {
+        let p = statement().to_string();
+        assert!(analyze_text(&p).is_some());
+        let first = r#""account":"default""#;
+        for bad in [r#""account":1e400"#, r#""account":"\ud800""#] {
+            let text = p.replacen(first, bad, 1);
+            assert_ne!(text, p);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{bad}");
+            assert_eq!(analyze_text(&text), None, "{bad}");
+        }
+        let extra = p.replacen(first, r#""account":"default","note":1"#, 1);
+        assert_eq!(
+            analyze_text(&extra),
+            None,
+            "an unknown field takes the Value path"
         );
     }
 

@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -307,8 +307,8 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
 }
 
 /// The fast path: reads only the transaction fields the checks use (and the
-/// currency) from the pipeline's `analysis.result`, skipping the rest without
-/// building values for it. Any payload it cannot read that way, or that fails a
+/// currency) from the pipeline's `analysis.result`, checking and skipping the rest
+/// without building values for it. Any payload it cannot read that way, or that fails a
 /// check, gives `None` and goes to [`detect`], which defines the behaviour and the
 /// errors; for payloads both read, the result is the same (tests below).
 pub fn detect_text(payload: &str) -> Option<Value> {
@@ -323,15 +323,48 @@ pub fn detect_text(payload: &str) -> Option<Value> {
     Some(report(collected, analysis.currency.unwrap_or(Value::Null)))
 }
 
+/// The analyzer's fields; those the checks do not read are checked and skipped.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AnalysisIn<'a> {
     #[serde(default)]
+    #[allow(dead_code)]
+    category_totals: Skip,
+    #[serde(default)]
     currency: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    expense_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    income_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    ingest_errors: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    monthly: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    net_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    period: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    question: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    top_categories: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    transaction_count: Skip,
     #[serde(borrow)]
     transactions: Vec<Object<TxIn<'a>>>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TxIn<'a> {
     amount_cents: i64,
     category: &'a str,
@@ -385,6 +418,53 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
             }
         }
         d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
+/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
+/// checks, so a payload the `Value` path rejects as not JSON would pass.
+#[derive(Default)]
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_key::<Skip>()?.is_some() {
+                    map.next_value::<Skip>()?;
+                }
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
     }
 }
 
@@ -560,6 +640,26 @@ mod tests {
         }
         a.as_object_mut().unwrap().remove("currency");
         assert!(same_as_value_path(&a).is_some());
+    }
+
+    /// A skipped field is still read as strictly as the `Value` path reads it, so
+    /// what that path rejects as not JSON never passes the fast path.
+    #[test]
+    fn skipped_fields_are_still_checked() {
+        let p = json!({"currency": "INR", "question": "q", "transactions": [tx(2, "2024-01-01", "X", "c", -1)]}).to_string();
+        assert!(detect_text(&p).is_some());
+        for bad in [r#""question":1e400"#, r#""question":"\ud800""#] {
+            let text = p.replacen(r#""question":"q""#, bad, 1);
+            assert_ne!(text, p);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{bad}");
+            assert_eq!(detect_text(&text), None, "{bad}");
+        }
+        let extra = p.replacen(r#""question":"q""#, r#""note":1"#, 1);
+        assert_eq!(
+            detect_text(&extra),
+            None,
+            "an unknown field takes the Value path"
+        );
     }
 
     #[test]

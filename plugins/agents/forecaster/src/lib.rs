@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -204,8 +204,8 @@ fn payload_for(history: &[(String, i64)], currency: Value) -> Result<Value, Stri
 }
 
 /// The fast path: reads only `monthly` (month and net) and `currency` from the
-/// pipeline's `analysis.result`, skipping the rest (the transaction list) without
-/// building values for it. Any payload it cannot read that way gives `None` and
+/// pipeline's `analysis.result`, checking and skipping the rest (the transaction
+/// list) without building values for it. Any payload it cannot read that way gives `None` and
 /// goes to [`forecast_payload`], which defines the behaviour and the errors; for
 /// payloads both read, the result is the same (tests below).
 pub fn forecast_text(payload: &str) -> Option<Value> {
@@ -218,16 +218,58 @@ pub fn forecast_text(payload: &str) -> Option<Value> {
     payload_for(&history, analysis.currency.unwrap_or(Value::Null)).ok()
 }
 
+/// The analyzer's fields; those the forecast does not read are checked and skipped.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AnalysisIn<'a> {
     #[serde(default)]
+    #[allow(dead_code)]
+    category_totals: Skip,
+    #[serde(default)]
     currency: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    expense_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    income_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    ingest_errors: Skip,
     #[serde(borrow)]
     monthly: Vec<Object<MonthIn<'a>>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    net_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    period: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    question: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    top_categories: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    transaction_count: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    transactions: Skip,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MonthIn<'a> {
+    #[serde(default)]
+    #[allow(dead_code)]
+    count: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    expense_cents: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    income_cents: Skip,
     month: &'a str,
     net_cents: i64,
 }
@@ -249,6 +291,53 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
             }
         }
         d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
+/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
+/// checks, so a payload the `Value` path rejects as not JSON would pass.
+#[derive(Default)]
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_key::<Skip>()?.is_some() {
+                    map.next_value::<Skip>()?;
+                }
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
     }
 }
 
@@ -378,6 +467,28 @@ mod tests {
             let fast = forecast_text(&a.to_string()).unwrap();
             assert_eq!(fast.to_string(), forecast_payload(&a).unwrap().to_string());
         }
+    }
+
+    /// A skipped field is still read as strictly as the `Value` path reads it, so
+    /// what that path rejects as not JSON never passes the fast path.
+    #[test]
+    fn skipped_fields_are_still_checked() {
+        let p = analysis(&[("2024-07", 1), ("2024-08", 2)]).to_string();
+        assert!(forecast_text(&p).is_some());
+        let first = r#""merchant":"SWIGGY""#;
+        for bad in [r#""merchant":1e400"#, r#""merchant":"\ud800""#] {
+            let text = p.replacen(first, bad, 1);
+            assert_ne!(text, p);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{bad}");
+            assert_eq!(forecast_text(&text), None, "{bad}");
+        }
+        let extra = p.replacen(r#""currency":"INR""#, r#""currency":"INR","note":1"#, 1);
+        assert_ne!(extra, p);
+        assert_eq!(
+            forecast_text(&extra),
+            None,
+            "an unknown field takes the Value path"
+        );
     }
 
     #[test]

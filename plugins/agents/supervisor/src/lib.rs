@@ -6,8 +6,12 @@
 //! message. A question the pipeline cannot serve gets an `answer` that says what
 //! input is needed, instead of silence and a client timeout.
 
+use std::fmt;
+
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
-use serde_json::{Value, json};
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
 
 /// Specialist tasks reachable with `context.task`; each maps to `<task>.request`.
 pub const TASKS: &[&str] = &["loan", "var", "lcr", "motor-insurance", "kyc"];
@@ -110,6 +114,112 @@ pub fn route_gathered(mut payload: Value) -> Result<Routed, String> {
     ))
 }
 
+/// `analysis.gathered` read into a `Value` except `origin.transactions`, which is
+/// checked as strictly as a `Value` would read it and dropped while parsing, not
+/// built and then removed by [`route_gathered`]: it is about half the bytes. Any
+/// payload that is not an object with an object `origin` fails here and is read
+/// as a plain `Value`, so the behaviour and the errors stay those of that path.
+struct Gathered(Value);
+
+impl<'de> Deserialize<'de> for Gathered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Gathered, D::Error> {
+        struct GatheredVisitor;
+        impl<'de> Visitor<'de> for GatheredVisitor {
+            type Value = Gathered;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an analysis.gathered object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Gathered, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if key == "origin" {
+                        map.next_value::<Origin>()?.0
+                    } else {
+                        map.next_value::<Value>()?
+                    };
+                    out.insert(key, value);
+                }
+                Ok(Gathered(Value::Object(out)))
+            }
+        }
+        d.deserialize_map(GatheredVisitor)
+    }
+}
+
+/// The analysis object without its `transactions`.
+struct Origin(Value);
+
+impl<'de> Deserialize<'de> for Origin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Origin, D::Error> {
+        struct OriginVisitor;
+        impl<'de> Visitor<'de> for OriginVisitor {
+            type Value = Origin;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an analysis object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Origin, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "transactions" {
+                        map.next_value::<Skip>()?;
+                    } else {
+                        out.insert(key, map.next_value::<Value>()?);
+                    }
+                }
+                Ok(Origin(Value::Object(out)))
+            }
+        }
+        d.deserialize_map(OriginVisitor)
+    }
+}
+
+/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
+/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
+/// checks, so a payload the `Value` path rejects as not JSON would pass.
+#[derive(Default)]
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_key::<Skip>()?.is_some() {
+                    map.next_value::<Skip>()?;
+                }
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
 struct Supervisor;
 
 impl Agent for Supervisor {
@@ -120,11 +230,16 @@ impl Agent for Supervisor {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let payload = msg.json()?;
         let routed = match msg.topic.as_str() {
-            "question" => route_question(&payload),
-            "analysis.gathered" => route_gathered(payload),
-            other => Err(format!("supervisor does not handle topic `{other}`")),
+            "question" => route_question(&msg.json()?),
+            "analysis.gathered" => match serde_json::from_str::<Gathered>(&msg.payload) {
+                Ok(Gathered(payload)) => route_gathered(payload),
+                Err(_) => route_gathered(msg.json()?),
+            },
+            other => {
+                msg.json()?;
+                Err(format!("supervisor does not handle topic `{other}`"))
+            }
         };
         let (topic, out) = routed.map_err(PluginError::InvalidInput)?;
         let mut reply = msg.reply(&topic, out.to_string());
@@ -196,5 +311,40 @@ mod tests {
         let (_, p) = route_gathered(g).unwrap();
         assert!(p["gathered"]["origin"].get("transactions").is_none());
         assert!(route_gathered(json!({"results": []})).is_err());
+    }
+
+    /// `analysis.gathered` read without its transaction list routes exactly as the
+    /// whole `Value` does.
+    fn same_as_value_path(text: &str) -> Option<String> {
+        let Gathered(fast) = serde_json::from_str::<Gathered>(text).ok()?;
+        let value = serde_json::from_str::<Value>(text).unwrap();
+        let (t, fast) = route_gathered(fast).unwrap();
+        assert_eq!((t, fast.to_string()), {
+            let (t, v) = route_gathered(value).unwrap();
+            (t, v.to_string())
+        });
+        Some(fast.to_string())
+    }
+
+    #[test]
+    fn gathered_without_transactions_routes_the_same() {
+        let tx = json!({"amount_cents": -1, "category": "c", "date": "2024-01-01", "line": 2, "merchant": "Café 🚀"});
+        let g = json!({"origin": {"question": "q", "income_cents": 1, "transactions": [tx, tx]},
+            "results": [{"agent": "forecaster", "topic": "forecast.result", "payload": {"a": [1, 2.5, null]}}],
+            "failed": []});
+        let out = same_as_value_path(&g.to_string()).expect("the pipeline's shape");
+        assert!(out.contains(r#""income_cents":1"#) && !out.contains("transactions"));
+        // duplicate keys: the last one wins, as in a Value; every `transactions` goes
+        let dup = r#"{"origin":{"transactions":[1],"question":"a","question":"b","transactions":[2]},"results":[],"results":[3]}"#;
+        assert!(same_as_value_path(dup).is_some());
+        // not an object origin, or what a Value rejects: the Value path decides
+        for text in [
+            r#"{"origin":[1],"results":[]}"#,
+            r#"{"origin":{"transactions":[1e400]},"results":[]}"#,
+            r#"{"origin":{"transactions":["\ud800"]},"results":[]}"#,
+            r#"[{"origin":{}}]"#,
+        ] {
+            assert!(serde_json::from_str::<Gathered>(text).is_err(), "{text}");
+        }
     }
 }

@@ -9,7 +9,13 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, RiskLevel, llm};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 /// Categories treated as discretionary (safe to trim).
@@ -59,8 +65,29 @@ fn int(v: &Value, k: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("analysis.result needs an integer `{k}`"))
 }
 
-/// The rule-based recommendations for an `analysis.result` payload.
-pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
+/// What the rules read from an `analysis.result`.
+pub struct Inputs<'a> {
+    pub income: i64,
+    pub net: i64,
+    pub expense: i64,
+    pub currency: &'a str,
+    pub months: i64,
+    /// (category, expense cents) of each category total.
+    pub categories: Vec<(&'a str, i64)>,
+    pub transactions: Vec<TxRow<'a>>,
+}
+
+/// The fields of a transaction the duplicate-subscription rule reads.
+pub struct TxRow<'a> {
+    pub category: &'a str,
+    pub merchant: &'a str,
+    pub date: &'a str,
+    pub amount_cents: i64,
+    pub line: i64,
+}
+
+/// Reads the rules' inputs from an `analysis.result` value, naming what is missing.
+pub fn inputs(analysis: &Value) -> Result<Inputs<'_>, String> {
     let income = int(analysis, "income_cents")?;
     let net = int(analysis, "net_cents")?;
     let expense = int(analysis, "expense_cents")?;
@@ -74,6 +101,59 @@ pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
         .map(Vec::len)
         .filter(|n| *n > 0)
         .ok_or("analysis.result needs a non-empty array `monthly`")? as i64;
+    let categories = analysis
+        .get("category_totals")
+        .and_then(Value::as_array)
+        .ok_or("analysis.result needs an array `category_totals`")?
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.get("category")?.as_str()?,
+                c.get("expense_cents")?.as_i64()?,
+            ))
+        })
+        .collect();
+    let transactions = analysis
+        .get("transactions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some(TxRow {
+                category: t.get("category")?.as_str()?,
+                merchant: t.get("merchant")?.as_str()?,
+                date: t.get("date")?.as_str()?,
+                amount_cents: t.get("amount_cents")?.as_i64()?,
+                line: t.get("line").and_then(Value::as_i64).unwrap_or(0),
+            })
+        })
+        .collect();
+    Ok(Inputs {
+        income,
+        net,
+        expense,
+        currency,
+        months,
+        categories,
+        transactions,
+    })
+}
+
+/// The rule-based recommendations for an `analysis.result` payload.
+pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
+    inputs(analysis).map(|i| rules_for(&i))
+}
+
+/// The rule-based recommendations for the analysis figures.
+pub fn rules_for(inputs: &Inputs) -> Vec<Rec> {
+    let Inputs {
+        income,
+        net,
+        expense,
+        currency,
+        months,
+        ..
+    } = *inputs;
     let mut recs = Vec::new();
 
     if net < 0 {
@@ -91,18 +171,10 @@ pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
         });
     }
 
-    let cats = analysis
-        .get("category_totals")
-        .and_then(Value::as_array)
-        .ok_or("analysis.result needs an array `category_totals`")?;
-    let mut disc: Vec<(&str, i64)> = cats
+    let mut disc: Vec<(&str, i64)> = inputs
+        .categories
         .iter()
-        .filter_map(|c| {
-            Some((
-                c.get("category")?.as_str()?,
-                c.get("expense_cents")?.as_i64()?,
-            ))
-        })
+        .copied()
         .filter(|(c, e)| DISCRETIONARY.contains(c) && *e > 0)
         .collect();
     disc.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -130,25 +202,12 @@ pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
 
     // The same subscription merchant billed more than once in one month.
     let mut subs: BTreeMap<(String, String), Vec<(i64, i64)>> = BTreeMap::new();
-    for t in analysis
-        .get("transactions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let (Some(cat), Some(m), Some(d), Some(a)) = (
-            t.get("category").and_then(Value::as_str),
-            t.get("merchant").and_then(Value::as_str),
-            t.get("date").and_then(Value::as_str),
-            t.get("amount_cents").and_then(Value::as_i64),
-        ) else {
-            continue;
-        };
+    for t in &inputs.transactions {
+        let (cat, m, d, a) = (t.category, t.merchant, t.date, t.amount_cents);
         if cat == "subscriptions" && a < 0 && d.len() >= 7 {
-            let line = t.get("line").and_then(Value::as_i64).unwrap_or(0);
             subs.entry((m.to_owned(), d[..7].to_owned()))
                 .or_default()
-                .push((line, -a));
+                .push((t.line, -a));
         }
     }
     for ((merchant, month), charges) in subs {
@@ -198,7 +257,7 @@ pub fn rules(analysis: &Value) -> Result<Vec<Rec>, String> {
             });
         }
     }
-    Ok(recs)
+    recs
 }
 
 /// The prompt asking the LLM to rephrase the rationales, one numbered line each.
@@ -276,6 +335,160 @@ pub fn payload(recs: &[Rec], llm: Result<String, String>) -> Value {
     })
 }
 
+/// The fast path: reads the rules' inputs from the pipeline's own
+/// `analysis.result` shape (the analyzer's fields only) into borrowed structs,
+/// checking and skipping what the rules do not read. Any other payload gives
+/// `None` and is read by [`inputs`] as before, which keeps its leniency and errors.
+fn inputs_text(payload: &str) -> Option<Inputs<'_>> {
+    let Object(a) = serde_json::from_str::<Object<AnalysisIn>>(payload).ok()?;
+    if a.monthly.is_empty() {
+        return None;
+    }
+    Some(Inputs {
+        income: a.income_cents,
+        net: a.net_cents,
+        expense: a.expense_cents,
+        currency: a.currency,
+        months: a.monthly.len() as i64,
+        categories: a
+            .category_totals
+            .into_iter()
+            .map(|Object(c)| (c.category, c.expense_cents))
+            .collect(),
+        transactions: a
+            .transactions
+            .into_iter()
+            .map(|Object(t)| TxRow {
+                category: t.category,
+                merchant: t.merchant,
+                date: t.date,
+                amount_cents: t.amount_cents,
+                line: t.line,
+            })
+            .collect(),
+    })
+}
+
+/// The analyzer's fields; those the rules do not read are checked and skipped.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalysisIn<'a> {
+    #[serde(borrow)]
+    category_totals: Vec<Object<CategoryIn<'a>>>,
+    currency: &'a str,
+    expense_cents: i64,
+    income_cents: i64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    ingest_errors: Skip,
+    monthly: Vec<Skip>,
+    net_cents: i64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    period: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    question: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    top_categories: Skip,
+    #[serde(default)]
+    #[allow(dead_code)]
+    transaction_count: Skip,
+    #[serde(borrow)]
+    transactions: Vec<Object<TxIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryIn<'a> {
+    category: &'a str,
+    #[serde(default)]
+    #[allow(dead_code)]
+    count: Skip,
+    expense_cents: i64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    income_cents: Skip,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxIn<'a> {
+    amount_cents: i64,
+    category: &'a str,
+    date: &'a str,
+    line: i64,
+    merchant: &'a str,
+}
+
+/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
+/// array for a struct, which the `serde_json::Value` path rejects; this does not.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
+/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
+/// checks, so a payload the `Value` path rejects as not JSON would pass.
+#[derive(Default)]
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_key::<Skip>()?.is_some() {
+                    map.next_value::<Skip>()?;
+                }
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
 struct Recommender;
 
 impl Agent for Recommender {
@@ -287,7 +500,10 @@ impl Agent for Recommender {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let recs = rules(&msg.json()?).map_err(PluginError::InvalidInput)?;
+        let recs = match inputs_text(&msg.payload) {
+            Some(inputs) => rules_for(&inputs),
+            None => rules(&msg.json()?).map_err(PluginError::InvalidInput)?,
+        };
         let phrased = if recs.is_empty() {
             Err("nothing to phrase".to_owned())
         } else {
@@ -413,5 +629,84 @@ mod tests {
             numbered_lines("1. a\n 2) b\nx\n3.\n"),
             vec![(1, "a".into()), (2, "b".into())]
         );
+    }
+
+    /// An `analysis.result` as the analyzer prints it.
+    fn printed(income: i64, expense: i64) -> Value {
+        let mut a = analysis(income, expense);
+        for c in a["category_totals"].as_array_mut().unwrap() {
+            c["count"] = json!(2);
+            c["income_cents"] = json!(0);
+        }
+        for (k, v) in [
+            ("ingest_errors", json!([])),
+            (
+                "period",
+                json!({"from": "2024-01-01", "months": 2, "to": "2024-02-28"}),
+            ),
+            ("question", json!("q")),
+            ("top_categories", json!([])),
+            ("transaction_count", json!(2)),
+        ] {
+            a[k] = v;
+        }
+        a["monthly"] = json!([{"count": 1, "expense_cents": 1, "income_cents": 1, "month": "2024-01", "net_cents": 0}, {"count": 1, "expense_cents": 1, "income_cents": 1, "month": "2024-02", "net_cents": 0}]);
+        a
+    }
+
+    /// Same rules from the fast path as from the `Value` path, or it declines.
+    fn same_as_value_path(a: &Value) -> Option<Vec<Rec>> {
+        let text = a.to_string();
+        let fast = rules_for(&inputs_text(&text)?);
+        assert_eq!(fast, rules(a).unwrap());
+        Some(fast)
+    }
+
+    #[test]
+    fn fast_path_gives_the_value_paths_rules() {
+        for (income, expense) in [
+            (4_000_000, 5_139_800),
+            (10_000_000, 9_000_000),
+            (10_000_000, 5_000_000),
+        ] {
+            let recs = same_as_value_path(&printed(income, expense)).expect("the pipeline's shape");
+            assert!(!recs.is_empty());
+        }
+        let recs = same_as_value_path(&printed(4_000_000, 5_139_800)).unwrap();
+        assert!(recs.iter().any(|r| r.rule == "duplicate_subscription"));
+    }
+
+    #[test]
+    fn other_shapes_take_the_value_path() {
+        let good = printed(4_000_000, 5_139_800);
+        assert!(inputs_text(&good.to_string()).is_some());
+        let mut cases = Vec::new();
+        for (k, v) in [
+            ("currency", json!(7)),
+            ("monthly", json!([])),
+            ("note", json!(1)),
+            ("net_cents", json!(1.5)),
+        ] {
+            let mut a = good.clone();
+            a[k] = v;
+            cases.push(a.to_string());
+        }
+        let mut a = good.clone();
+        a["transactions"][0].as_object_mut().unwrap().remove("line");
+        cases.push(a.to_string());
+        let mut a = good.clone();
+        a["category_totals"][0]["expense_cents"] = Value::Null;
+        cases.push(a.to_string());
+        cases.push(
+            good.to_string()
+                .replacen(r#""question":"q""#, r#""question":1e400"#, 1),
+        );
+        cases.push(
+            good.to_string()
+                .replacen(r#""question":"q""#, r#""question":"\ud800""#, 1),
+        );
+        for text in cases {
+            assert!(inputs_text(&text).is_none(), "{text}");
+        }
     }
 }

@@ -51,6 +51,7 @@ include!(concat!(env!("OUT_DIR"), "/export_macros.rs"));
 
 #[cfg(all(feature = "harness", not(target_arch = "wasm32")))]
 pub mod harness;
+pub mod json;
 
 /// An agent: handles messages on the topics it subscribes to.
 pub trait Agent {

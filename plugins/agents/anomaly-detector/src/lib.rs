@@ -9,13 +9,10 @@
 //! names its statement line and the numbers it was judged on.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::marker::PhantomData;
 
+use djinn_sdk::json::{Object, Skip};
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Modified z-score above which a debit is an outlier (Iglewicz & Hoaglin, 1993).
@@ -399,73 +396,6 @@ fn report(collected: Collected, currency: Value) -> Value {
             "new_large_payee": format!("a merchant first seen more than {BASELINE_DAYS} days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs {MIN_FOR_PERCENTILE} debits)"),
         },
     })
-}
-
-/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
-/// array for a struct, which the `serde_json::Value` path rejects; this does not.
-struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-            type Value = Object<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
-            }
-        }
-        d.deserialize_map(ObjectVisitor(PhantomData))
-    }
-}
-
-/// A JSON value read as strictly as `serde_json::Value` reads one (numbers in
-/// range, valid escapes) and then dropped. `IgnoredAny` skips without those
-/// checks, so a payload the `Value` path rejects as not JSON would pass.
-#[derive(Default)]
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
-        struct SkipVisitor;
-        impl<'de> Visitor<'de> for SkipVisitor {
-            type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_unit<E>(self) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-                while map.next_key::<Skip>()?.is_some() {
-                    map.next_value::<Skip>()?;
-                }
-                Ok(Skip)
-            }
-        }
-        d.deserialize_any(SkipVisitor)
-    }
 }
 
 struct AnomalyDetector;

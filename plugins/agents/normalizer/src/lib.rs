@@ -7,12 +7,8 @@
 //! corporate noise words are removed first, so the enricher and the duplicate
 //! detector see one merchant per payee.
 
-use std::fmt;
-use std::marker::PhantomData;
-
+use djinn_sdk::json::Object;
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, config};
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -244,26 +240,6 @@ struct NormalizedTx<'a> {
     merchant: String,
     #[serde(rename = "type")]
     kind: &'a str,
-}
-
-/// A JSON object read into `T`. A derived `Deserialize` also accepts a positional
-/// array for a struct, which the `serde_json::Value` path rejects; this does not.
-struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-            type Value = Object<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
-            }
-        }
-        d.deserialize_map(ObjectVisitor(PhantomData))
-    }
 }
 
 /// For an optional field that, when given, must be a `T`: `null` is an error here

@@ -180,7 +180,7 @@ fn print_text(r: &AskResult, judge: Option<&BackgroundReport>) {
             println!("      fault: {f}");
         }
         for o in &c.outputs {
-            println!("      {}: {}", o.topic, preview(&o.payload));
+            println!("      {}: {}", o.topic, preview(&o.payload.value()));
         }
     }
     for s in &r.stages {
@@ -247,13 +247,16 @@ fn print_text(r: &AskResult, judge: Option<&BackgroundReport>) {
         );
     }
     match judge.and_then(|j| j.outputs.iter().find(|o| o.topic == "judge.score")) {
-        Some(score) => println!(
-            "\njudge: score {} (groundedness {}, completeness {}): {}",
-            score.payload["score"],
-            score.payload["groundedness"],
-            score.payload["completeness"],
-            score.payload["reasoning"].as_str().unwrap_or("")
-        ),
+        Some(score) => {
+            let score = score.payload.value();
+            println!(
+                "\njudge: score {} (groundedness {}, completeness {}): {}",
+                score["score"],
+                score["groundedness"],
+                score["completeness"],
+                score["reasoning"].as_str().unwrap_or("")
+            )
+        }
         None => println!("\njudge: no score"),
     }
     match r.answer_text() {

@@ -103,6 +103,8 @@ struct Setup {
     /// Kept alive for the whole run, as the plugins' runtime.
     _runtime: Runtime,
     bus: Bus,
+    /// The same plugins, with the gate judging one policy at a time (`gate_lanes = 1`).
+    serial: Bus,
     context: serde_json::Value,
 }
 
@@ -131,7 +133,12 @@ fn setup(fresh: bool) -> Setup {
         ),
         ..BusConfig::default()
     };
-    let mut builder = Bus::builder(bus_config).audit(Arc::new(NullAudit));
+    let mut builder = Bus::builder(bus_config.clone()).audit(Arc::new(NullAudit));
+    let mut serial = Bus::builder(BusConfig {
+        gate_lanes: 1,
+        ..bus_config
+    })
+    .audit(Arc::new(NullAudit));
     for b in djinn_plugins::serving() {
         let p = tokio
             .block_on(runtime.load(b.wasm, {
@@ -142,9 +149,11 @@ fn setup(fresh: bool) -> Setup {
                 m
             }))
             .unwrap();
-        builder = builder.plugin(p).unwrap();
+        builder = builder.plugin(p.clone()).unwrap();
+        serial = serial.plugin(p).unwrap();
     }
     let bus = builder.build().unwrap();
+    let serial = serial.build().unwrap();
     let csv = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/statement.csv"
@@ -158,6 +167,7 @@ fn setup(fresh: bool) -> Setup {
         tokio,
         _runtime: runtime,
         bus,
+        serial,
         context,
     }
 }
@@ -166,6 +176,7 @@ fn bench(c: &mut Criterion) {
     let Setup {
         tokio,
         bus,
+        serial,
         context,
         ..
     } = setup(false);
@@ -185,24 +196,32 @@ fn bench(c: &mut Criterion) {
     // Latency of one question on an otherwise idle host: the judge (background work
     // on the answer) is awaited between questions, outside the timed part, so it
     // does not compete with the next question for the two cores.
-    c.bench_function("ask/statement latency (judge awaited, untimed)", |b| {
-        b.to_async(&tokio).iter_custom(|iters| {
-            let (bus, context) = (&bus, &context);
-            async move {
-                let mut timed = std::time::Duration::ZERO;
-                for _ in 0..iters {
-                    let started = std::time::Instant::now();
-                    let r = bus.ask("How am I doing?", context.clone()).await;
-                    timed += started.elapsed();
-                    assert!(r.answer.is_some());
-                    if let Some(judge) = r.background {
-                        let _ = judge.await;
+    for (name, bus) in [
+        ("ask/statement latency (judge awaited, untimed)", &bus),
+        (
+            "ask/statement latency, gate one policy at a time (gate_lanes = 1)",
+            &serial,
+        ),
+    ] {
+        c.bench_function(name, |b| {
+            b.to_async(&tokio).iter_custom(|iters| {
+                let context = &context;
+                async move {
+                    let mut timed = std::time::Duration::ZERO;
+                    for _ in 0..iters {
+                        let started = std::time::Instant::now();
+                        let r = bus.ask("How am I doing?", context.clone()).await;
+                        timed += started.elapsed();
+                        assert!(r.answer.is_some());
+                        if let Some(judge) = r.background {
+                            let _ = judge.await;
+                        }
                     }
+                    timed
                 }
-                timed
-            }
-        })
-    });
+            })
+        });
+    }
     c.bench_function("ask/statement, fresh instance per call (pool = 0)", |b| {
         b.to_async(&fresh.tokio).iter(|| async {
             let r = fresh
@@ -219,17 +238,26 @@ fn bench(c: &mut Criterion) {
     question.correlation_id = "c".into();
     let chain = bus.gate().clone();
     assert_eq!(chain.ids(), djinn::bus::DEFAULT_POLICY_ORDER);
+    let one_at_a_time = chain.clone().with_lanes(1);
     let empty = PolicyGate::new(Vec::new());
     let mut group = c.benchmark_group("gate");
-    group.bench_function("question with statement, 9 policies", |b| {
-        b.to_async(&tokio).iter(|| async {
-            let d = chain
-                .check(question.clone(), Stage::Inbound, None, &NullAudit, "c")
-                .await;
-            assert!(d.denied.is_none());
-            d
-        })
-    });
+    for (name, chain) in [
+        ("question with statement, 9 policies", &chain),
+        (
+            "question with statement, 9 policies one at a time",
+            &one_at_a_time,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&tokio).iter(|| async {
+                let d = chain
+                    .check(question.clone(), Stage::Inbound, None, &NullAudit, "c")
+                    .await;
+                assert!(d.denied.is_none());
+                d
+            })
+        });
+    }
     group.bench_function("question with statement, empty chain (baseline)", |b| {
         b.to_async(&tokio).iter(|| async {
             empty

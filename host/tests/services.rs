@@ -95,3 +95,34 @@ async fn budget_kv_and_audit_persist_across_a_restart() {
         "{records:?}"
     );
 }
+
+/// The audit writer commits group-wise: events recorded a little apart (as a
+/// question's are, one or two per gate) share one transaction, which shows as one
+/// `time` (taken once per batch, under the write lock). Without the linger each
+/// event that arrives while the writer is idle is a transaction of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_recorded_apart_share_a_transaction() {
+    use djinn::audit::{AuditEvent, AuditKind, AuditSink};
+    let dir = tempfile::tempdir().unwrap();
+    let (hs, _rt) = host(dir.path()).await;
+    for i in 0..12 {
+        hs.audit.record(
+            AuditEvent::new(AuditKind::Question, "test", serde_json::json!({ "i": i }))
+                .correlation("linger"),
+        );
+        // Long enough for an idle writer to pick each event up on its own.
+        tokio::time::sleep(std::time::Duration::from_micros(300)).await;
+    }
+    hs.audit.flush().await;
+    let records = hs.store.audit().tail(12).await.unwrap();
+    assert_eq!(records.len(), 12);
+    let mut times: Vec<_> = records.iter().map(|r| r.time).collect();
+    times.dedup();
+    // 12 events over ~4 ms: one batch, two if a 10 ms window closed between them
+    // on a loaded machine. Twelve would mean one transaction per event.
+    assert!(
+        times.len() <= 3,
+        "expected the events in one or two transactions, got {} distinct commit times",
+        times.len()
+    );
+}

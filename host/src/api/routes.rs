@@ -246,11 +246,7 @@ pub async fn ask(
         }
         _ => StatusCode::OK,
     };
-    Ok((
-        status,
-        Json(serde_json::to_value(&result).unwrap_or_default()),
-    )
-        .into_response())
+    Ok((status, Json(result)).into_response())
 }
 
 /// Whether a plugin handles messages or judges them.

@@ -10,18 +10,20 @@
 //! id, correlation, topic, sender and recipient, so a policy cannot re-route a message.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::result::VerdictRecord;
 use crate::audit::{AuditEvent, AuditKind, AuditSink};
-use crate::runtime::{GateContext, Message, Plugin, RiskLevel, Stage, Verdict};
+use crate::runtime::{CallReport, Fault, GateContext, Message, Plugin, RiskLevel, Stage, Verdict};
 
 /// The ordered policy chain.
 #[derive(Clone, Default)]
 pub struct PolicyGate {
     policies: Vec<Arc<Plugin>>,
+    /// How many policies judge a message at once (see [`PolicyGate::judge`]).
+    lanes: usize,
 }
 
 /// A deny: which policy and why.
@@ -52,7 +54,14 @@ pub fn stage_name(stage: Stage) -> &'static str {
 impl PolicyGate {
     /// A chain of these policies, judged in this order.
     pub fn new(policies: Vec<Arc<Plugin>>) -> Self {
-        Self { policies }
+        Self { policies, lanes: 0 }
+    }
+
+    /// Judges with at most `lanes` policies running at once: 1 is one after
+    /// another; 0 (the default) is as many as the tokio runtime has workers.
+    pub fn with_lanes(mut self, lanes: usize) -> Self {
+        self.lanes = lanes;
+        self
     }
 
     /// The policy ids, in order.
@@ -66,6 +75,10 @@ impl PolicyGate {
     /// consecutive allows in one record listing the policies (`policies`), in the
     /// order they judged. Why grouped: allows are most of the verdicts (~9 of 10),
     /// and a hash-chained record each was most of the audit's cost per question.
+    ///
+    /// The policies judge concurrently (see [`PolicyGate::judge`]); the verdicts are
+    /// taken in chain order, so the decision, the records and the redactions
+    /// are exactly those of judging one after another.
     pub async fn check(
         &self,
         msg: Message,
@@ -74,11 +87,11 @@ impl PolicyGate {
         audit: &dyn AuditSink,
         correlation: &str,
     ) -> GateDecision {
-        let ctx = GateContext {
+        let ctx = Arc::new(GateContext {
             stage,
             recipient: recipient.map(|(id, _)| id.to_owned()),
             recipient_risk: recipient.map(|(_, r)| r),
-        };
+        });
         let mut current = msg;
         let mut verdicts = Vec::with_capacity(self.policies.len());
         let mut allowed: Vec<&str> = Vec::new();
@@ -101,76 +114,87 @@ impl PolicyGate {
                 .correlation(correlation),
             );
         };
-        for policy in &self.policies {
-            let started = Instant::now();
-            let report = policy.evaluate(&current, &ctx).await;
-            let (verdict, reason) = match report.outcome {
-                Ok(Verdict::Allow) => ("allow", None),
-                Ok(Verdict::Deny(reason)) => ("deny", Some(reason)),
-                Ok(Verdict::Redact(redacted)) => {
-                    current.payload = redacted.payload;
-                    current.metadata = redacted.metadata;
-                    ("redact", None)
-                }
-                Err(fault) => (
-                    "deny",
-                    Some(format!(
-                        "policy `{}` faulted ({fault}); failing closed",
-                        policy.id()
-                    )),
-                ),
-            };
-            let record = VerdictRecord {
-                policy: policy.id().to_owned(),
-                stage: stage_name(stage).to_owned(),
-                topic: current.topic.clone(),
-                recipient: ctx.recipient.clone(),
-                verdict: verdict.to_owned(),
-                reason: reason.clone(),
-                fuel: report.fuel_consumed,
-                duration_ms: started.elapsed().as_secs_f64() * 1e3,
-            };
-            if verdict == "allow" {
-                allowed.push(policy.id());
-            } else {
-                flush_allowed(&mut allowed, &current.topic);
-                audit.record(
-                    AuditEvent::new(
-                        AuditKind::PolicyVerdict,
-                        "bus",
-                        json!({
-                            "stage": record.stage,
-                            "topic": record.topic,
-                            "recipient": record.recipient,
-                            "verdict": record.verdict,
-                            "reason": record.reason,
-                        }),
-                    )
-                    .plugin(policy.id())
-                    .correlation(correlation),
-                );
-            }
-            if verdict == "deny" {
-                tracing::info!(
-                    correlation,
-                    policy = policy.id(),
-                    stage = stage_name(stage),
-                    topic = %current.topic,
-                    reason = reason.as_deref().unwrap_or(""),
-                    "policy denied a message"
-                );
-            }
-            verdicts.push(record);
-            if let Some(reason) = reason {
-                return GateDecision {
-                    message: current,
-                    verdicts,
-                    denied: Some(Denial {
-                        policy: policy.id().to_owned(),
-                        reason,
-                    }),
+        let mut next = 0;
+        'judging: while next < self.policies.len() {
+            let (message, reports) = self.judge(next, current, &ctx).await;
+            current = message;
+            for (offset, (report, elapsed)) in reports.into_iter().enumerate() {
+                let policy = &self.policies[next + offset];
+                let (verdict, reason) = match report.outcome {
+                    Ok(Verdict::Allow) => ("allow", None),
+                    Ok(Verdict::Deny(reason)) => ("deny", Some(reason)),
+                    Ok(Verdict::Redact(redacted)) => {
+                        current.payload = redacted.payload;
+                        current.metadata = redacted.metadata;
+                        ("redact", None)
+                    }
+                    Err(fault) => (
+                        "deny",
+                        Some(format!(
+                            "policy `{}` faulted ({fault}); failing closed",
+                            policy.id()
+                        )),
+                    ),
                 };
+                let record = VerdictRecord {
+                    policy: policy.id().to_owned(),
+                    stage: stage_name(stage).to_owned(),
+                    topic: current.topic.clone(),
+                    recipient: ctx.recipient.clone(),
+                    verdict: verdict.to_owned(),
+                    reason: reason.clone(),
+                    fuel: report.fuel_consumed,
+                    duration_ms: elapsed.as_secs_f64() * 1e3,
+                };
+                if verdict == "allow" {
+                    allowed.push(policy.id());
+                } else {
+                    flush_allowed(&mut allowed, &current.topic);
+                    audit.record(
+                        AuditEvent::new(
+                            AuditKind::PolicyVerdict,
+                            "bus",
+                            json!({
+                                "stage": record.stage,
+                                "topic": record.topic,
+                                "recipient": record.recipient,
+                                "verdict": record.verdict,
+                                "reason": record.reason,
+                            }),
+                        )
+                        .plugin(policy.id())
+                        .correlation(correlation),
+                    );
+                }
+                if verdict == "deny" {
+                    tracing::info!(
+                        correlation,
+                        policy = policy.id(),
+                        stage = stage_name(stage),
+                        topic = %current.topic,
+                        reason = reason.as_deref().unwrap_or(""),
+                        "policy denied a message"
+                    );
+                }
+                verdicts.push(record);
+                if let Some(reason) = reason {
+                    return GateDecision {
+                        message: current,
+                        verdicts,
+                        denied: Some(Denial {
+                            policy: policy.id().to_owned(),
+                            reason,
+                        }),
+                    };
+                }
+                if verdict == "redact" {
+                    // The policies after this one judged the message before the
+                    // redaction; they judge the redacted message again.
+                    next += offset + 1;
+                    continue 'judging;
+                }
             }
+            break;
         }
         flush_allowed(&mut allowed, &current.topic);
         GateDecision {
@@ -178,5 +202,121 @@ impl PolicyGate {
             verdicts,
             denied: None,
         }
+    }
+
+    /// Runs `policies[from..]` on `msg` and returns the message with the reports
+    /// in chain order up to and including the first that is not an allow (after it
+    /// nothing counts).
+    ///
+    /// The policies are dealt round-robin to up to `lanes` lanes (see
+    /// [`PolicyGate::with_lanes`]): this task runs the first, one spawned task each
+    /// of the others, and each lane judges its policies in order and stops at its
+    /// first non-allow.
+    ///
+    /// Why lanes: policies only read the message (they import nothing but `log` and
+    /// `config`), so judging them at once cannot change any verdict, and a gate is
+    /// on the question's critical path for every hop; on a serial stretch of the
+    /// pipeline the other cores are idle. One task per lane, not per policy, keeps
+    /// the cross-thread wake-ups to one per extra lane. The price is speculative
+    /// work: a policy after a deny or a redact may already have run, and after a
+    /// redact the later policies judge again. Both are rare, and each evaluation is
+    /// bounded by its policy's fuel, deadline and memory limits.
+    async fn judge(
+        &self,
+        from: usize,
+        msg: Message,
+        ctx: &Arc<GateContext>,
+    ) -> (Message, Vec<(CallReport<Verdict>, Duration)>) {
+        let policies = &self.policies[from..];
+        let lanes = self.effective_lanes().min(policies.len()).max(1);
+        if lanes == 1 {
+            let reports = judge_lane(policies.iter(), &msg, ctx).await;
+            return (msg, reports);
+        }
+        let shared = Arc::new(msg);
+        let mut others = Vec::with_capacity(lanes - 1);
+        for lane in 1..lanes {
+            let mine: Vec<Arc<Plugin>> =
+                policies.iter().skip(lane).step_by(lanes).cloned().collect();
+            let (msg, ctx) = (shared.clone(), ctx.clone());
+            // Aborted on drop, so a question that is dropped stops its lanes too.
+            others.push(AbortOnDrop(tokio::spawn(async move {
+                judge_lane(mine.iter(), &msg, &ctx).await
+            })));
+        }
+        let mut by_lane = Vec::with_capacity(lanes);
+        by_lane.push(judge_lane(policies.iter().step_by(lanes), &shared, ctx).await);
+        for (lane, task) in (1..).zip(others.iter_mut()) {
+            by_lane.push(match (&mut task.0).await {
+                Ok(reports) => reports,
+                Err(err) => vec![(
+                    CallReport {
+                        outcome: Err(Fault::Host {
+                            message: format!(
+                                "the task judging policy `{}` failed: {err}",
+                                policies[lane].id()
+                            ),
+                        }),
+                        fuel_consumed: 0,
+                        duration: Duration::ZERO,
+                    },
+                    Duration::ZERO,
+                )],
+            });
+        }
+        drop(others);
+        // Back to chain order: policy `i` is lane `i % lanes`, position `i / lanes`.
+        let mut lanes_iter: Vec<_> = by_lane.into_iter().map(Vec::into_iter).collect();
+        let mut reports = Vec::with_capacity(policies.len());
+        for i in 0..policies.len() {
+            let Some(report) = lanes_iter[i % lanes].next() else {
+                break;
+            };
+            let decided = !matches!(report.0.outcome, Ok(Verdict::Allow));
+            reports.push(report);
+            if decided {
+                break;
+            }
+        }
+        let msg = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+        (msg, reports)
+    }
+
+    fn effective_lanes(&self) -> usize {
+        let workers = tokio::runtime::Handle::try_current()
+            .map(|h| h.metrics().num_workers())
+            .unwrap_or(1);
+        match self.lanes {
+            0 => workers,
+            n => n.min(workers),
+        }
+    }
+}
+
+/// Judges `policies` one after another on `msg`, stopping after the first report
+/// that is not an allow.
+async fn judge_lane<'a>(
+    policies: impl Iterator<Item = &'a Arc<Plugin>>,
+    msg: &Message,
+    ctx: &GateContext,
+) -> Vec<(CallReport<Verdict>, Duration)> {
+    let mut reports = Vec::new();
+    for policy in policies {
+        let started = Instant::now();
+        let report = policy.evaluate(msg, ctx).await;
+        let decided = !matches!(report.outcome, Ok(Verdict::Allow));
+        reports.push((report, started.elapsed()));
+        if decided {
+            break;
+        }
+    }
+    reports
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -41,7 +42,7 @@ pub use events::{BusEvent, EventSender};
 pub use gate::{Denial, GateDecision, PolicyGate};
 use result::payload_json;
 pub use result::{
-    AgentCall, AskResult, AskStatus, BackgroundReport, BranchTiming, FailedBranch, Output,
+    AgentCall, AskResult, AskStatus, BackgroundReport, BranchTiming, FailedBranch, Output, Payload,
     StageTiming, Undelivered, VerdictRecord,
 };
 
@@ -99,6 +100,10 @@ pub struct BusConfig {
     /// error or denial). The failure is still reported; the fallback's replies
     /// are routed (or gathered) in its place.
     pub fallbacks: HashMap<String, String>,
+    /// Policies judging one message at once: 1 judges them one after another;
+    /// 0 (the default) uses as many lanes as the tokio runtime has workers. The
+    /// verdicts are the same either way (see `gate.rs`).
+    pub gate_lanes: usize,
 }
 
 impl Default for BusConfig {
@@ -112,6 +117,7 @@ impl Default for BusConfig {
             background_timeout: Duration::from_secs(15),
             policy_order: None,
             fallbacks: HashMap::new(),
+            gate_lanes: 0,
         }
     }
 }
@@ -251,13 +257,14 @@ impl BusBuilder {
                 chain
             }
         };
+        let gate = PolicyGate::new(policies).with_lanes(self.config.gate_lanes);
         Ok(Bus {
             inner: Arc::new(Inner {
                 permits: Arc::new(Semaphore::new(self.config.max_in_flight.max(1))),
                 config: self.config,
                 agents,
                 subscribers,
-                gate: PolicyGate::new(policies),
+                gate,
                 audit: self.audit,
                 correlator: Arc::new(Correlator::default()),
                 msg_seq: AtomicU64::new(0),
@@ -451,9 +458,26 @@ struct Gather {
     topic: String,
     remaining: usize,
     started: Instant,
-    results: Vec<Value>,
+    results: Vec<GatheredResult>,
     failed: Vec<Value>,
     branches: Vec<BranchTiming>,
+}
+
+/// The gathered message's payload (`{"failed", "origin", "results"}`, keys in
+/// this order, as a JSON object's were printed before payloads were kept as text).
+#[derive(Serialize)]
+struct Gathered<'a> {
+    failed: &'a [Value],
+    origin: Payload,
+    results: &'a [GatheredResult],
+}
+
+/// One branch's reply in a gathered message.
+#[derive(Serialize)]
+struct GatheredResult {
+    agent: String,
+    payload: Payload,
+    topic: String,
 }
 
 enum Routed {
@@ -843,11 +867,11 @@ impl Run {
                 match d.outcome {
                     Ok(msgs) => {
                         for m in msgs {
-                            gather.results.push(json!({
-                                "agent": d.agent,
-                                "topic": m.topic,
-                                "payload": payload_json(&m.payload),
-                            }));
+                            gather.results.push(GatheredResult {
+                                agent: d.agent.clone(),
+                                payload: Payload::from_text(&m.payload),
+                                topic: m.topic,
+                            });
                         }
                     }
                     Err(reason) => gather
@@ -883,18 +907,18 @@ impl Run {
         };
         self.emit(|| BusEvent::Stage(stage.clone()));
         self.stages.push(stage);
-        let payload = json!({
-            "origin": payload_json(&gather.origin.payload),
-            "results": gather.results,
-            "failed": gather.failed,
-        });
+        let payload = Gathered {
+            failed: &gather.failed,
+            origin: Payload::from_text(&gather.origin.payload),
+            results: &gather.results,
+        };
         let msg = Message {
             id: self.inner.fresh_message_id(&self.correlation),
             correlation_id: self.correlation.to_string(),
             topic: gather.topic,
             sender: BUS_SENDER.to_owned(),
             recipient: None,
-            payload: payload.to_string(),
+            payload: serde_json::to_string(&payload).expect("plain data serializes"),
             metadata: gather
                 .origin
                 .metadata
@@ -949,7 +973,7 @@ fn spawn_background(
                                 let out = Output {
                                     agent: d.agent.clone(),
                                     topic: m.topic.clone(),
-                                    payload: payload_json(&m.payload),
+                                    payload: Payload::from_text(&m.payload),
                                 };
                                 inner.audit.record(
                                     AuditEvent::new(
@@ -1125,7 +1149,7 @@ async fn deliver_inner(
         call.outputs.push(Output {
             agent: agent.id.clone(),
             topic: m.topic.clone(),
-            payload: payload_json(&m.payload),
+            payload: Payload::from_text(&m.payload),
         });
     }
     d.calls.push(call);

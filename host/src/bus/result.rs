@@ -148,8 +148,60 @@ pub struct BackgroundReport {
 pub struct Output {
     pub agent: String,
     pub topic: String,
-    pub payload: serde_json::Value,
+    pub payload: Payload,
 }
+
+/// A message payload in a result: the JSON text the plugin wrote, checked to be
+/// JSON and kept as text, or, when it is not JSON, that text as a JSON string.
+///
+/// Why text and not a `serde_json::Value`: a question's results carry ~100 KB
+/// of payloads that are only ever written out again (as the HTTP response, an
+/// SSE event, a gathered message); parsing each into a tree and printing the tree
+/// again was a measurable part of a question. [`Payload::value`] parses on demand.
+#[derive(Debug, Clone)]
+pub struct Payload(Box<serde_json::value::RawValue>);
+
+impl Payload {
+    pub fn from_text(text: &str) -> Self {
+        Self(
+            serde_json::value::RawValue::from_string(text.to_owned())
+                .or_else(|_| serde_json::value::to_raw_value(text))
+                .expect("a string always serializes"),
+        )
+    }
+
+    /// The payload's JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The payload parsed.
+    pub fn value(&self) -> serde_json::Value {
+        // It was checked to be JSON when it was made.
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Payload {
+    /// The JSON text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl utoipa::PartialSchema for Payload {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <serde_json::Value as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for Payload {}
 
 /// Parses a payload as JSON, keeping non-JSON text as a JSON string.
 pub(crate) fn payload_json(payload: &str) -> serde_json::Value {

@@ -19,6 +19,12 @@ pub use djinn_store::NewAuditRecord as AuditEvent;
 /// A destination for audit events.
 pub trait AuditSink: Send + Sync {
     fn record(&self, event: AuditEvent);
+
+    /// Waits until everything recorded before this call is stored. A sink that
+    /// stores synchronously (the default) has nothing to wait for.
+    fn flush(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
 }
 
 /// Discards everything (for benchmarks of the layers above).

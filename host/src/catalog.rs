@@ -84,6 +84,11 @@ fn build_bus(
 }
 
 impl Catalog {
+    /// Where the serving bus and the catalog's own changes are audited.
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
     /// A catalog serving `plugins` (already loaded, e.g. by [`crate::registry::load_registered`]).
     pub fn new(
         runtime: Arc<Runtime>,

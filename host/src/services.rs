@@ -171,6 +171,10 @@ impl AuditSink for StoreAudit {
             tracing::error!(target: "djinn::audit", "audit queue full or closed; event lost");
         }
     }
+
+    fn flush(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(StoreAudit::flush(self))
+    }
 }
 
 /// What a long-running host holds besides the runtime.

@@ -780,6 +780,9 @@ pub async fn audit(
         ),
         None => None,
     };
+    // Read your writes: what was recorded before this request is in the log
+    // (the writer batches for up to 10 ms).
+    state.catalog.audit().flush().await;
     let records = state
         .store
         .audit()

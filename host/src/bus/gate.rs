@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::result::VerdictRecord;
 use crate::audit::{AuditEvent, AuditKind, AuditSink};
-use crate::runtime::{CallReport, Fault, GateContext, Message, Plugin, RiskLevel, Stage, Verdict};
+use crate::runtime::{CallReport, GateContext, Message, Plugin, RiskLevel, Stage, Verdict};
 
 /// The ordered policy chain.
 #[derive(Clone, Default)]
@@ -250,16 +250,10 @@ impl PolicyGate {
             by_lane.push(match (&mut task.0).await {
                 Ok(reports) => reports,
                 Err(err) => vec![(
-                    CallReport {
-                        outcome: Err(Fault::Host {
-                            message: format!(
-                                "the task judging policy `{}` failed: {err}",
-                                policies[lane].id()
-                            ),
-                        }),
-                        fuel_consumed: 0,
-                        duration: Duration::ZERO,
-                    },
+                    CallReport::host_fault(format!(
+                        "the task judging policy `{}` failed: {err}",
+                        policies[lane].id()
+                    )),
                     Duration::ZERO,
                 )],
             });

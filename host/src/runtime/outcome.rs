@@ -82,6 +82,15 @@ pub struct CallReport<T> {
 }
 
 impl<T> CallReport<T> {
+    /// A call the host could not make: no fuel used, no time taken.
+    pub fn host_fault(message: String) -> Self {
+        Self {
+            outcome: Err(Fault::Host { message }),
+            fuel_consumed: 0,
+            duration: Duration::ZERO,
+        }
+    }
+
     /// The outcome's name: `ok` or the fault kind.
     pub fn outcome_kind(&self) -> &'static str {
         match &self.outcome {

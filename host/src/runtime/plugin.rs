@@ -409,13 +409,7 @@ impl Plugin {
 }
 
 fn not_this_kind<T>(id: &str, wanted: &str) -> CallReport<T> {
-    CallReport {
-        outcome: Err(Fault::Host {
-            message: format!("plugin `{id}` is not an {wanted}"),
-        }),
-        fuel_consumed: 0,
-        duration: Duration::ZERO,
-    }
+    CallReport::host_fault(format!("plugin `{id}` is not an {wanted}"))
 }
 
 /// Bytes a message costs against the output limit.

@@ -236,6 +236,15 @@ async fn the_deadline_and_memory_cap_still_trap_on_a_reused_instance() {
     assert_eq!(r.outcome.unwrap_err(), Fault::Deadline { timeout_ms: 50 });
     assert_eq!(counter(&p).await, "1", "fresh after the deadline");
 
+    // The memory cap on its own plugin, with a deadline the 32 MiB of allocation
+    // cannot reach: on this VM, first-touch page faults made that take 120+ ms,
+    // past the 50 ms above, and the deadline fired first.
+    let p = hostile(&rt, 1, |m| {
+        m.replace("fuel = 50_000_000", "fuel = 10_000_000_000")
+            .replace("timeout_ms = 500", "timeout_ms = 10000")
+    })
+    .await;
+    assert_eq!(counter(&p).await, "1");
     assert_eq!(counter(&p).await, "2");
     match p.handle(&msg("alloc", "")).await.outcome.unwrap_err() {
         Fault::MemoryLimit {

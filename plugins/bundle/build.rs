@@ -25,6 +25,9 @@ fn main() {
         "plugins/fixtures",
         "sdk",
         "wit",
+        // The `plugin` profile and the dependency versions live here.
+        "Cargo.toml",
+        "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

@@ -851,3 +851,57 @@ async fn gate_lanes_decide_exactly_as_one_policy_at_a_time() {
         }
     }
 }
+
+/// A policy with `[[scope]]` rules is asked only about the messages one of them
+/// matches; every other message passes it without a call, and the gate's audit
+/// record lists it as out of scope.
+#[tokio::test]
+async fn a_policy_is_asked_only_about_messages_in_its_scope() {
+    use djinn::runtime::RiskLevel;
+    let rt = runtime();
+    // Denies any payload over 10 bytes, on the topic `blocked` and on hops to
+    // high-risk agents only.
+    let length = load(&rt, "max-length", |m| {
+        format!(
+            "{}\n[[scope]]\ntopics = [\"blocked\"]\n[[scope]]\nstages = [\"hop\"]\nrecipient_risk = [\"high\"]\n",
+            m.replace("max_bytes = 262_144", "max_bytes = 10")
+        )
+    })
+    .await;
+    let gate = PolicyGate::new(vec![length]);
+    // (topic, stage, recipient, whether the policy is asked)
+    type Case<'a> = (&'a str, Stage, Option<(&'a str, RiskLevel)>, bool);
+    let cases: [Case; 5] = [
+        ("blocked", Stage::Inbound, None, true),
+        ("other", Stage::Inbound, None, false),
+        ("other", Stage::Hop, Some(("x", RiskLevel::High)), true),
+        ("other", Stage::Hop, Some(("x", RiskLevel::Medium)), false),
+        // A rule naming a risk never matches a message without a recipient.
+        ("other", Stage::Hop, None, false),
+    ];
+    for (topic, stage, recipient, asked) in cases {
+        let audit = MemoryAudit::new();
+        let mut m = question_message("a question well over ten bytes", &json!({}));
+        m.topic = topic.into();
+        let d = gate.check(m, stage, recipient, &audit, "c").await;
+        let case = format!("{topic} {stage:?} {recipient:?}");
+        assert_eq!(d.denied.is_some(), asked, "{case}: {:?}", d.denied);
+        assert_eq!(d.verdicts.len(), usize::from(asked), "{case}");
+        let records: Vec<Value> = audit
+            .events()
+            .into_iter()
+            .filter(|e| e.kind == AuditKind::PolicyVerdict)
+            .map(|e| e.detail)
+            .collect();
+        if asked {
+            assert_eq!(records.len(), 1, "{case}: {records:?}");
+            assert_eq!(records[0]["verdict"], "deny", "{case}");
+            assert!(records[0].get("out_of_scope").is_none(), "{case}");
+        } else {
+            assert_eq!(records.len(), 1, "{case}: {records:?}");
+            assert_eq!(records[0]["verdict"], "allow", "{case}");
+            assert_eq!(records[0]["policies"], json!([]), "{case}");
+            assert_eq!(records[0]["out_of_scope"], json!(["max-length"]), "{case}");
+        }
+    }
+}

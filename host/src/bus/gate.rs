@@ -54,11 +54,12 @@ pub fn stage_name(stage: Stage) -> &'static str {
 impl PolicyGate {
     /// A chain of these policies, judged in this order.
     pub fn new(policies: Vec<Arc<Plugin>>) -> Self {
-        Self { policies, lanes: 0 }
+        Self { policies, lanes: 1 }
     }
 
-    /// Judges with at most `lanes` policies running at once: 1 is one after
-    /// another; 0 (the default) is as many as the tokio runtime has workers.
+    /// Judges with at most `lanes` policies running at once: 1 (the default) is
+    /// one after another; 0 is as many as the tokio runtime has workers. A bus
+    /// sets this from `BusConfig::gate_lanes`.
     pub fn with_lanes(mut self, lanes: usize) -> Self {
         self.lanes = lanes;
         self
@@ -92,34 +93,44 @@ impl PolicyGate {
             recipient: recipient.map(|(id, _)| id.to_owned()),
             recipient_risk: recipient.map(|(_, r)| r),
         });
+        // Policies whose `[[scope]]` does not match are not asked (see
+        // `ScopeRule`); the topic cannot change here, as a redaction keeps it.
+        let risk = recipient.map(|(_, r)| risk_name(r));
+        let (applicable, mut out_of_scope): (Vec<&Arc<Plugin>>, Vec<&Arc<Plugin>>) = self
+            .policies
+            .iter()
+            .partition(|p| p.manifest().in_scope(stage_name(stage), &msg.topic, risk));
+        let policies: Vec<Arc<Plugin>> = applicable.into_iter().cloned().collect();
         let mut current = msg;
-        let mut verdicts = Vec::with_capacity(self.policies.len());
+        let mut verdicts = Vec::with_capacity(policies.len());
         let mut allowed: Vec<&str> = Vec::new();
-        let flush_allowed = |allowed: &mut Vec<&str>, topic: &str| {
-            if allowed.is_empty() {
+        // One record for a run of allows, listing too (once) the policies this
+        // message was out of scope for, so every policy in the chain is accounted for.
+        let mut flush_allowed = |allowed: &mut Vec<&str>, topic: &str| {
+            if allowed.is_empty() && out_of_scope.is_empty() {
                 return;
             }
+            let mut data = json!({
+                "stage": stage_name(stage),
+                "topic": topic,
+                "recipient": ctx.recipient,
+                "verdict": "allow",
+                "policies": std::mem::take(allowed),
+            });
+            if !out_of_scope.is_empty() {
+                let ids: Vec<&str> = out_of_scope.drain(..).map(|p| p.id()).collect();
+                data["out_of_scope"] = json!(ids);
+            }
             audit.record(
-                AuditEvent::new(
-                    AuditKind::PolicyVerdict,
-                    "bus",
-                    json!({
-                        "stage": stage_name(stage),
-                        "topic": topic,
-                        "recipient": ctx.recipient,
-                        "verdict": "allow",
-                        "policies": std::mem::take(allowed),
-                    }),
-                )
-                .correlation(correlation),
+                AuditEvent::new(AuditKind::PolicyVerdict, "bus", data).correlation(correlation),
             );
         };
         let mut next = 0;
-        'judging: while next < self.policies.len() {
-            let (message, reports) = self.judge(next, current, &ctx).await;
+        'judging: while next < policies.len() {
+            let (message, reports) = self.judge(&policies[next..], current, &ctx).await;
             current = message;
             for (offset, (report, elapsed)) in reports.into_iter().enumerate() {
-                let policy = &self.policies[next + offset];
+                let policy = &policies[next + offset];
                 let (verdict, reason) = match report.outcome {
                     Ok(Verdict::Allow) => ("allow", None),
                     Ok(Verdict::Deny(reason)) => ("deny", Some(reason)),
@@ -204,13 +215,12 @@ impl PolicyGate {
         }
     }
 
-    /// Runs `policies[from..]` on `msg` and returns the message with the reports
+    /// Runs `policies` on `msg` and returns the message with the reports
     /// in chain order up to and including the first that is not an allow (after it
     /// nothing counts).
     ///
     /// The policies are dealt round-robin to up to `lanes` lanes (see
-    /// [`PolicyGate::with_lanes`]): this task runs the first, one spawned task each
-    /// of the others, and each lane judges its policies in order and stops at its
+    /// [`PolicyGate::with_lanes`]), one task each, and each lane judges its policies in order and stops at its
     /// first non-allow.
     ///
     /// Why lanes: policies only read the message (they import nothing but `log` and
@@ -223,30 +233,34 @@ impl PolicyGate {
     /// bounded by its policy's fuel, deadline and memory limits.
     async fn judge(
         &self,
-        from: usize,
+        policies: &[Arc<Plugin>],
         msg: Message,
         ctx: &Arc<GateContext>,
     ) -> (Message, Vec<(CallReport<Verdict>, Duration)>) {
-        let policies = &self.policies[from..];
         let lanes = self.effective_lanes().min(policies.len()).max(1);
         if lanes == 1 {
             let reports = judge_lane(policies.iter(), &msg, ctx).await;
             return (msg, reports);
         }
         let shared = Arc::new(msg);
-        let mut others = Vec::with_capacity(lanes - 1);
-        for lane in 1..lanes {
+        // Every lane is a task, the first spawned last: tokio runs a task spawned
+        // from a worker next on that worker (its LIFO slot, which other workers
+        // cannot steal), so a lane run inline here would leave the other lanes
+        // waiting behind it. Spawned this way, this worker runs the first lane and
+        // the others are in its queue for an idle worker to steal.
+        let spawn_lane = |lane: usize| {
             let mine: Vec<Arc<Plugin>> =
                 policies.iter().skip(lane).step_by(lanes).cloned().collect();
             let (msg, ctx) = (shared.clone(), ctx.clone());
             // Aborted on drop, so a question that is dropped stops its lanes too.
-            others.push(AbortOnDrop(tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 judge_lane(mine.iter(), &msg, &ctx).await
-            })));
-        }
+            }))
+        };
+        let mut tasks: Vec<AbortOnDrop<_>> = (1..lanes).map(spawn_lane).collect();
+        tasks.insert(0, spawn_lane(0));
         let mut by_lane = Vec::with_capacity(lanes);
-        by_lane.push(judge_lane(policies.iter().step_by(lanes), &shared, ctx).await);
-        for (lane, task) in (1..).zip(others.iter_mut()) {
+        for (lane, task) in tasks.iter_mut().enumerate() {
             by_lane.push(match (&mut task.0).await {
                 Ok(reports) => reports,
                 Err(err) => vec![(
@@ -258,7 +272,7 @@ impl PolicyGate {
                 )],
             });
         }
-        drop(others);
+        drop(tasks);
         // Back to chain order: policy `i` is lane `i % lanes`, position `i / lanes`.
         let mut lanes_iter: Vec<_> = by_lane.into_iter().map(Vec::into_iter).collect();
         let mut reports = Vec::with_capacity(policies.len());
@@ -284,6 +298,15 @@ impl PolicyGate {
             0 => workers,
             n => n.min(workers),
         }
+    }
+}
+
+/// The name a manifest's `recipient_risk` uses for `risk`.
+fn risk_name(risk: RiskLevel) -> &'static str {
+    match risk {
+        RiskLevel::Low => "low",
+        RiskLevel::Medium => "medium",
+        RiskLevel::High => "high",
     }
 }
 

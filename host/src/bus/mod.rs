@@ -100,9 +100,11 @@ pub struct BusConfig {
     /// error or denial). The failure is still reported; the fallback's replies
     /// are routed (or gathered) in its place.
     pub fallbacks: HashMap<String, String>,
-    /// Policies judging one message at once: 1 judges them one after another;
-    /// 0 (the default) uses as many lanes as the tokio runtime has workers. The
-    /// verdicts are the same either way (see `gate.rs`).
+    /// Policies judging one message at once: 1 (the default) judges them one
+    /// after another; 0 uses as many lanes as the tokio runtime has workers. The
+    /// verdicts are the same either way (see `gate.rs`). Lanes pay only when a
+    /// message's policies cost more than waking another worker: on the bundled
+    /// chain and a 2-core VM they made the question slower (docs/performance.md).
     pub gate_lanes: usize,
 }
 
@@ -117,7 +119,7 @@ impl Default for BusConfig {
             background_timeout: Duration::from_secs(15),
             policy_order: None,
             fallbacks: HashMap::new(),
-            gate_lanes: 0,
+            gate_lanes: 1,
         }
     }
 }

@@ -87,6 +87,51 @@ pub struct Manifest {
     /// Values the plugin reads with `config.get`; numbers and booleans are given as their text.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+    /// Policies only: which messages the gate asks this policy about (`[[scope]]`
+    /// tables, any one of which may match). Empty: every message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<ScopeRule>,
+}
+
+/// One `[[scope]]` table of a policy: a message matches when every key given here
+/// matches (a key left out matches anything). The gate does not call a policy on a
+/// message no rule matches; the message passes it, and the audit record of the
+/// gate lists the policy under `out_of_scope`.
+///
+/// Why the host filters: a policy that only cares about one topic or stage would
+/// otherwise be called on every message to answer "allow", and those calls were
+/// half of a question's policy calls (docs/performance.md). Kubernetes admission
+/// webhooks are scoped the same way (`rules` in the webhook configuration).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRule {
+    /// `inbound`, `hop`, `outbound`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<String>>,
+    /// Exact topic names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    /// `low`, `medium`, `high`: the risk the recipient agent declares. Only a hop
+    /// to an agent has a recipient; other messages never match a rule with this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_risk: Option<Vec<String>>,
+}
+
+impl ScopeRule {
+    /// Whether a message at `stage` (its name) on `topic` to a recipient of
+    /// `risk` (its name, if there is a recipient) matches this rule.
+    pub fn matches(&self, stage: &str, topic: &str, risk: Option<&str>) -> bool {
+        let has = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+        };
+        has(&self.stages, stage)
+            && has(&self.topics, topic)
+            && match (&self.recipient_risk, risk) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(l), Some(r)) => l.iter().any(|x| x == r),
+            }
+    }
 }
 
 /// A config value as written in TOML; the plugin always sees text.
@@ -340,6 +385,45 @@ impl Manifest {
                 )));
             }
         }
+        if !self.scope.is_empty() && self.kind != PluginKind::Policy {
+            return Err(ManifestError::Invalid(format!(
+                "plugin `{id}` is an agent; [[scope]] is for policies (an agent's \
+                 messages are chosen by its subscriptions)"
+            )));
+        }
+        for (i, rule) in self.scope.iter().enumerate() {
+            let n = i + 1;
+            for (key, list, allowed) in [
+                (
+                    "stages",
+                    &rule.stages,
+                    Some(&["inbound", "hop", "outbound"][..]),
+                ),
+                ("topics", &rule.topics, None),
+                (
+                    "recipient_risk",
+                    &rule.recipient_risk,
+                    Some(&["low", "medium", "high"][..]),
+                ),
+            ] {
+                let Some(list) = list else { continue };
+                if list.is_empty() {
+                    return Err(ManifestError::Invalid(format!(
+                        "plugin `{id}`: scope rule {n} has an empty `{key}`, which matches \
+                         nothing; leave the key out to match any"
+                    )));
+                }
+                for v in list {
+                    let known = allowed.is_none_or(|a| a.contains(&v.as_str()));
+                    if v.trim().is_empty() || !known {
+                        let expected = allowed.map_or("a topic name".to_owned(), |a| a.join(", "));
+                        return Err(ManifestError::Invalid(format!(
+                            "plugin `{id}`: scope rule {n} names `{v}` in `{key}`; expected {expected}"
+                        )));
+                    }
+                }
+            }
+        }
         if let Some(kv) = &self.grants.kv
             && kv.max_bytes == 0
         {
@@ -349,6 +433,12 @@ impl Manifest {
             )));
         }
         Ok(())
+    }
+
+    /// Whether the gate asks this policy about a message at `stage` on `topic` to a
+    /// recipient of `risk` (names as in [`ScopeRule::matches`]).
+    pub fn in_scope(&self, stage: &str, topic: &str, risk: Option<&str>) -> bool {
+        self.scope.is_empty() || self.scope.iter().any(|r| r.matches(stage, topic, risk))
     }
 
     /// The names of the capabilities this manifest grants beyond the baseline.
@@ -412,6 +502,59 @@ mod tests {
             let err = Manifest::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn scope_rules_match_any_rule_and_every_key_in_it() {
+        let m = Manifest::parse(
+            r#"
+            id = "p"
+            kind = "policy"
+            [[scope]]
+            stages = ["inbound"]
+            [[scope]]
+            stages = ["hop"]
+            recipient_risk = ["high"]
+            [[scope]]
+            topics = ["recommendations.result"]
+            "#,
+        )
+        .unwrap();
+        assert!(m.in_scope("inbound", "question", None));
+        assert!(m.in_scope("hop", "x", Some("high")));
+        assert!(!m.in_scope("hop", "x", Some("medium")));
+        // A rule naming a risk never matches a message without a recipient.
+        assert!(!m.in_scope("hop", "x", None));
+        assert!(m.in_scope("outbound", "recommendations.result", None));
+        assert!(!m.in_scope("outbound", "answer", None));
+        // No rules: every message.
+        let all = Manifest::parse("id = \"p\"\nkind = \"policy\"").unwrap();
+        assert!(all.in_scope("hop", "anything", None));
+    }
+
+    #[test]
+    fn bad_scopes_are_errors_naming_the_problem() {
+        for (rule, needle) in [
+            ("stages = []", "empty `stages`"),
+            (
+                "stages = [\"inbund\"]",
+                "`inbund` in `stages`; expected inbound, hop, outbound",
+            ),
+            (
+                "recipient_risk = [\"severe\"]",
+                "`severe` in `recipient_risk`",
+            ),
+            ("topics = [\" \"]", "in `topics`; expected a topic name"),
+            ("topic = [\"a\"]", "unknown field `topic`"),
+        ] {
+            let text = format!("id = \"p\"\nkind = \"policy\"\n[[scope]]\n{rule}");
+            let err = Manifest::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{rule}: {err}");
+        }
+        let err = Manifest::parse("id = \"a\"\nkind = \"agent\"\n[[scope]]\ntopics = [\"x\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[[scope]] is for policies"), "{err}");
     }
 
     #[test]

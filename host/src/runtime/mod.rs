@@ -40,7 +40,7 @@ pub use bindings::{
 pub use cache::CacheStatus;
 pub use grants::GrantError;
 pub use inspect::Interfaces;
-pub use manifest::{EffectiveLimits, Manifest, ManifestError, PluginId, PluginKind};
+pub use manifest::{EffectiveLimits, Manifest, ManifestError, PluginId, PluginKind, ScopeRule};
 pub use outcome::{CallReport, Fault};
 pub use plugin::{Plugin, PluginInfo};
 

@@ -297,6 +297,25 @@ async fn ask_answers_with_branches_and_verdicts() {
         djinn::bus::DEFAULT_POLICY_ORDER,
         "policies judge in the documented order"
     );
+    // Each policy's `[[scope]]`, as its manifest declares it; none: every message.
+    let scope = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()
+            .get("scope")
+            .cloned()
+    };
+    assert_eq!(
+        scope("explainability"),
+        Some(json!([{"topics": ["recommendations.result"]}]))
+    );
+    assert_eq!(
+        scope("prompt-injection"),
+        Some(json!([{"stages": ["inbound"]}, {"stages": ["hop"], "recipient_risk": ["high"]}]))
+    );
+    assert_eq!(scope("pii"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

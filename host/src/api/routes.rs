@@ -347,6 +347,29 @@ pub struct PluginDescription {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     risk: Option<Risk>,
+    /// Policies only, and only when the manifest declares `[[scope]]`: the
+    /// messages the gate asks this policy about (any one rule may match).
+    /// Absent: every message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    scope: Option<Vec<PolicyScope>>,
+}
+
+/// One `[[scope]]` rule: a message matches when every key given matches.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyScope {
+    /// `inbound`, `hop`, `outbound`; absent: any stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    stages: Option<Vec<String>>,
+    /// Exact topic names; absent: any topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    topics: Option<Vec<String>>,
+    /// The recipient agent's risk (`low`, `medium`, `high`); absent: any message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    recipient_risk: Option<Vec<String>>,
 }
 
 fn describe(p: &Plugin) -> PluginDescription {
@@ -362,6 +385,19 @@ fn describe(p: &Plugin) -> PluginDescription {
         subscribes: agent.map(|a| a.subscribes.clone()),
         capabilities: agent.map(|a| a.capabilities.clone()),
         risk: agent.map(|a| a.risk.into()),
+        scope: {
+            let rules = &p.manifest().scope;
+            (!rules.is_empty()).then(|| {
+                rules
+                    .iter()
+                    .map(|r| PolicyScope {
+                        stages: r.stages.clone(),
+                        topics: r.topics.clone(),
+                        recipient_risk: r.recipient_risk.clone(),
+                    })
+                    .collect()
+            })
+        },
     }
 }
 

@@ -70,16 +70,19 @@ impl PolicyGate {
         self.policies.iter().map(|p| p.id()).collect()
     }
 
-    /// Judges `msg` at `stage`; stops at the first deny. Every verdict is recorded
-    /// in `audit` under `correlation`: each deny and redact in a record of its own
-    /// (`plugin` = the policy, so denials are found by policy name), and each run of
-    /// consecutive allows in one record listing the policies (`policies`), in the
-    /// order they judged. Why grouped: allows are most of the verdicts (~9 of 10),
-    /// and a hash-chained record each was most of the audit's cost per question.
+    /// Judges `msg` at `stage` by every policy whose `[[scope]]` matches it; stops
+    /// at the first deny. Every verdict is recorded in `audit` under
+    /// `correlation`: each deny and redact in a record of its own (`plugin` = the
+    /// policy, so denials are found by policy name), and each run of consecutive
+    /// allows in one record listing the policies (`policies`), in the order they
+    /// judged; the first such record also lists the policies the message was out
+    /// of scope for (`out_of_scope`), which were not asked. Why grouped: allows are
+    /// most of the verdicts (~9 of 10), and a hash-chained record each was most of
+    /// the audit's cost per question.
     ///
-    /// The policies judge concurrently (see [`PolicyGate::judge`]); the verdicts are
-    /// taken in chain order, so the decision, the records and the redactions
-    /// are exactly those of judging one after another.
+    /// With lanes (see [`PolicyGate::judge`]) the policies judge concurrently; the
+    /// verdicts are taken in chain order, so the decision, the records and the
+    /// redactions are exactly those of judging one after another.
     pub async fn check(
         &self,
         msg: Message,
@@ -220,8 +223,8 @@ impl PolicyGate {
     /// nothing counts).
     ///
     /// The policies are dealt round-robin to up to `lanes` lanes (see
-    /// [`PolicyGate::with_lanes`]), one task each, and each lane judges its policies in order and stops at its
-    /// first non-allow.
+    /// [`PolicyGate::with_lanes`]), one task each, and each lane judges its
+    /// policies in order and stops at its first non-allow.
     ///
     /// Why lanes: policies only read the message (they import nothing but `log` and
     /// `config`), so judging them at once cannot change any verdict, and a gate is
@@ -230,7 +233,9 @@ impl PolicyGate {
     /// the cross-thread wake-ups to one per extra lane. The price is speculative
     /// work: a policy after a deny or a redact may already have run, and after a
     /// redact the later policies judge again. Both are rare, and each evaluation is
-    /// bounded by its policy's fuel, deadline and memory limits.
+    /// bounded by its policy's fuel, deadline and memory limits. Off by default
+    /// (`BusConfig::gate_lanes` = 1): with the bundled chain on two cores, waking
+    /// another worker cost about what a lane saved (docs/performance.md).
     async fn judge(
         &self,
         policies: &[Arc<Plugin>],

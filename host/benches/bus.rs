@@ -185,7 +185,7 @@ fn bench(c: &mut Criterion) {
     // Every question is asked on a tokio worker, as the server's request handler
     // does. Asked from criterion's own thread (`block_on`), each delivery would be a
     // hand-off between that thread and the workers, and its wake-ups would be
-    // measured as bus cost (0.3-0.7 ms a question, measured).
+    // measured as bus cost (0.2-0.7 ms a question in this session's runs).
     c.bench_function(
         "ask/statement (10 agent calls, bundled policy chain)",
         |b| b.iter_custom(|iters| asked_on_worker(&tokio, &bus, &context, iters, false)),

@@ -285,7 +285,7 @@ impl PolicyGate {
             let Some(report) = lanes_iter[i % lanes].next() else {
                 break;
             };
-            let decided = !matches!(report.0.outcome, Ok(Verdict::Allow));
+            let decided = ends_judging(&report.0);
             reports.push(report);
             if decided {
                 break;
@@ -296,6 +296,10 @@ impl PolicyGate {
     }
 
     fn effective_lanes(&self) -> usize {
+        if self.lanes == 1 {
+            // The default: no need to look the runtime up on every gate.
+            return 1;
+        }
         let workers = tokio::runtime::Handle::try_current()
             .map(|h| h.metrics().num_workers())
             .unwrap_or(1);
@@ -315,6 +319,13 @@ fn risk_name(risk: RiskLevel) -> &'static str {
     }
 }
 
+/// Whether a report ends the judging of a message: anything but an allow (a deny,
+/// a redaction, a fault). A lane stops there, and so does taking the lanes'
+/// reports back in chain order; both must agree on it.
+fn ends_judging(report: &CallReport<Verdict>) -> bool {
+    !matches!(report.outcome, Ok(Verdict::Allow))
+}
+
 /// Judges `policies` one after another on `msg`, stopping after the first report
 /// that is not an allow.
 async fn judge_lane<'a>(
@@ -326,7 +337,7 @@ async fn judge_lane<'a>(
     for policy in policies {
         let started = Instant::now();
         let report = policy.evaluate(msg, ctx).await;
-        let decided = !matches!(report.outcome, Ok(Verdict::Allow));
+        let decided = ends_judging(&report);
         reports.push((report, started.elapsed()));
         if decided {
             break;

@@ -355,8 +355,12 @@ async fn failing_branches_are_reported_with_the_healthy_ones() {
     let rt = runtime();
     let echo = load(&rt, "echo", str::to_owned).await;
     let hostile = load(&rt, "hostile", str::to_owned).await;
+    // Fuel near the host ceiling and a short deadline, so the deadline comes
+    // first: a spin burns ~15-20G fuel a second here, and with the manifest's
+    // 500 ms the 9G budget could run out before the deadline on a quiet machine.
     let slow = load(&rt, "hostile", |m| {
         m.replace("fuel = 50_000_000", "fuel = 9_000_000_000")
+            .replace("timeout_ms = 500", "timeout_ms = 100")
     })
     .await;
 
@@ -487,8 +491,9 @@ async fn a_reply_loop_is_stopped_by_the_hop_limit() {
     assert_eq!(bus.pending(), 0);
 }
 
-/// A bus whose one agent spins on `spin` for up to 5 s (ample fuel), so a
-/// question stays in flight until a limit, a drop or a cancel stops it.
+/// A bus whose one agent spins on `spin` with a 5 s deadline and fuel near the
+/// host ceiling (a few hundred ms of spinning), so a question stays in flight
+/// until a limit, a drop or a cancel stops it.
 async fn spin_bus(config: BusConfig) -> (Runtime, Bus) {
     let rt = runtime();
     let slow = load(&rt, "hostile", |m| {

@@ -55,6 +55,8 @@ fn main() {
         }
     }
 
+    ensure_wasm_target();
+
     let target_dir = env::var_os("DJINN_PLUGIN_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target").join("plugins"));
@@ -113,4 +115,35 @@ fn main() {
         out,
     )
     .expect("write bundled.rs");
+}
+
+/// Installs the `wasm32-wasip2` standard library when the toolchain lacks it.
+///
+/// Why here: rustup installs the targets `rust-toolchain.toml` names only when it
+/// installs the toolchain itself; a machine that already had the pinned toolchain
+/// (a CI image, an earlier checkout) builds without them, and the plugin build then
+/// fails with "can't find crate for `std`". Adding the target is what a user would
+/// do by hand, so the README's two commands do it for them.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        return;
+    };
+    if sysroot.join("lib/rustlib/wasm32-wasip2/lib").is_dir() {
+        return;
+    }
+    println!(
+        "cargo:warning=the wasm32-wasip2 target is not installed for this toolchain; running `rustup target add wasm32-wasip2`"
+    );
+    // Without rustup (a distro toolchain) this fails and the build's own error
+    // below says what to install.
+    let _ = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status();
 }

@@ -24,8 +24,12 @@
 //! tree is built only when the screen finds a candidate. The screen is exact, not a
 //! heuristic: it never passes a message the full inspection would flag (see its
 //! docs, and the tests that check it against the inspection on generated payloads).
+//! In front of it, [`quick`] reads the bytes in 64-byte blocks of class masks and
+//! sends on only the places some detector's shape fits.
 
 use std::sync::OnceLock;
+
+mod quick;
 
 use djinn_sdk::{GateContext, Message, Policy, PolicyInfo, Stage, Verdict, config};
 use serde_json::Value;
@@ -431,27 +435,35 @@ fn classify(b: &[u8], run: &NumberRun, i: usize, j: usize, kinds: &[Kind]) -> Op
     let g = &run.groups[i..=j];
     let plus = i == 0 && run.plus;
     let paren = i == 0 && run.paren;
-    // Cheap exit before any allocation: this runs for every number in a statement,
+    // Cheap exit: this runs for every number in a statement,
     // and nothing here is shorter than 9 digits (8 with a leading `+`).
     let n: usize = g.iter().map(|&(s, e)| e - s).sum();
     if n < 8 || (n == 8 && !plus) || n > 19 {
         return None;
     }
-    let digits: Vec<u8> = g
-        .iter()
-        .flat_map(|&(s, e)| b[s..e].iter().copied())
-        .collect();
-    let lens: Vec<usize> = g.iter().map(|&(s, e)| e - s).collect();
-    let seps: Vec<&[u8]> = g.windows(2).map(|w| &b[w[0].1..w[1].0]).collect();
+    // On the stack: this runs for every long number in a statement (UPI
+    // references), and at most 19 digits in at most 19 groups get here.
+    let (mut digit_buf, mut len_buf, mut sep_buf) = ([0u8; 19], [0usize; 19], [&b[..0]; 18]);
+    let mut nd = 0;
+    for (k, &(s, e)) in g.iter().enumerate() {
+        digit_buf[nd..nd + e - s].copy_from_slice(&b[s..e]);
+        nd += e - s;
+        len_buf[k] = e - s;
+        if k > 0 {
+            sep_buf[k - 1] = &b[g[k - 1].1..s];
+        }
+    }
+    let (digits, lens) = (&digit_buf[..nd], &len_buf[..g.len()]);
+    let seps = &sep_buf[..g.len() - 1];
     let on = |k: Kind| kinds.contains(&k);
 
     if on(Kind::Card)
         && !plus
         && !paren
         && (13..=19).contains(&n)
-        && uniform_seps(&seps, b" -")
+        && uniform_seps(seps, b" -")
         && (b'2'..=b'6').contains(&digits[0])
-        && luhn(&digits)
+        && luhn(digits)
     {
         return Some(Kind::Card);
     }
@@ -459,9 +471,9 @@ fn classify(b: &[u8], run: &NumberRun, i: usize, j: usize, kinds: &[Kind]) -> Op
         && !plus
         && !paren
         && n == 12
-        && (lens == [12] || (lens == [4, 4, 4] && uniform_seps(&seps, b" -")))
+        && (lens == [12] || (lens == [4, 4, 4] && uniform_seps(seps, b" -")))
         && digits[0] >= b'2'
-        && verhoeff(&digits)
+        && verhoeff(digits)
     {
         return Some(Kind::Aadhaar);
     }
@@ -469,12 +481,12 @@ fn classify(b: &[u8], run: &NumberRun, i: usize, j: usize, kinds: &[Kind]) -> Op
         && !plus
         && !paren
         && lens == [3, 2, 4]
-        && uniform_seps(&seps, b" -")
-        && ssn_valid(&digits)
+        && uniform_seps(seps, b" -")
+        && ssn_valid(digits)
     {
         return Some(Kind::Ssn);
     }
-    if on(Kind::Phone) && phone(&digits, &lens, &seps, plus, paren) {
+    if on(Kind::Phone) && phone(digits, lens, seps, plus, paren) {
         return Some(Kind::Phone);
     }
     None
@@ -539,6 +551,32 @@ fn scan_run(b: &[u8], run: &NumberRun, kinds: &[Kind], out: &mut Vec<Finding>) {
     }
 }
 
+/// Reads the number run whose first digit is at `p` and adds what it holds to
+/// `out`; returns where the run ends.
+fn number_findings(
+    b: &[u8],
+    p: usize,
+    kinds: &[Kind],
+    groups: &mut Vec<(usize, usize)>,
+    out: &mut Vec<Finding>,
+) -> usize {
+    let (run_end, digits) = number_run(b, p, groups);
+    let plus = p > 0 && b[p - 1] == b'+';
+    let paren = p > 0 && b[p - 1] == b'(';
+    // Nothing is shorter than 9 digits (8 after a `+`): the dates and amounts
+    // that fill a statement stop here.
+    if digits > 8 || (digits == 8 && plus) {
+        let run = NumberRun {
+            plus,
+            paren,
+            lead: if plus || paren { p - 1 } else { p },
+            groups,
+        };
+        scan_run(b, &run, kinds, out);
+    }
+    run_end
+}
+
 /// Every piece of PII of the enabled `kinds` in `text`, in order, not overlapping.
 fn scan(text: &str, kinds: &[Kind]) -> Vec<Finding> {
     scan_bytes(text.as_bytes(), kinds)
@@ -588,21 +626,7 @@ fn scan_bytes(b: &[u8], kinds: &[Kind]) -> Vec<Finding> {
                 break;
             }
             if numbers && class & DIGIT != 0 && end >= run_until {
-                let (run_end, digits) = number_run(b, end, &mut groups);
-                run_until = run_end;
-                let plus = end > 0 && b[end - 1] == b'+';
-                let paren = end > 0 && b[end - 1] == b'(';
-                // Nothing is shorter than 9 digits (8 after a `+`): the dates and
-                // amounts that fill a statement stop here.
-                if digits > 8 || (digits == 8 && plus) {
-                    let run = NumberRun {
-                        plus,
-                        paren,
-                        lead: if plus || paren { end - 1 } else { end },
-                        groups: &groups,
-                    };
-                    scan_run(b, &run, kinds, &mut found);
-                }
+                run_until = number_findings(b, end, kinds, &mut groups, &mut found);
             }
             end += 1;
         }
@@ -845,12 +869,16 @@ fn inspect(msg: &Message, cfg: &Config, redact: bool) -> (Vec<Hit>, Message) {
 /// again in `walk`'s form: strings with escapes (decoded, between quotes) and
 /// numbers that `Number::to_string` may print differently (`9e9` is
 /// `9000000000.0`).
+///
+/// The payload goes through [`quick::may_hold_pii`] first, a block pass that
+/// looks only where some detector's shape fits; most payloads end there.
 fn may_hold_pii(msg: &Message, cfg: &Config) -> bool {
     let kinds = &cfg.kinds;
     let b = msg.payload.as_bytes();
-    any(b, kinds)
-        || escaped_strings_may_hold_pii(b, kinds)
-        || numbers_may_hold_pii(b, kinds)
+    (quick::may_hold_pii(b, kinds)
+        && (any(b, kinds)
+            || escaped_strings_may_hold_pii(b, kinds)
+            || numbers_may_hold_pii(b, kinds)))
         || msg.metadata.iter().any(|(k, v)| {
             any(k.as_bytes(), kinds)
                 || (!cfg.exempt_metadata.iter().any(|e| e == k) && any(v.as_bytes(), kinds))
@@ -867,46 +895,58 @@ fn any(b: &[u8], kinds: &[Kind]) -> bool {
 /// inside a string is scanned once more, which costs a little and finds nothing
 /// the text scan did not.
 fn numbers_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
-    let number_byte = |c: u8| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E');
     let mut until = 0;
     loop {
         let p = next_digit(b, until);
         if p >= b.len() {
             return false;
         }
-        let mut start = p;
-        while start > until && number_byte(b[start - 1]) {
-            start -= 1;
-        }
-        let mut end = p;
-        let (mut digits, mut fraction, mut exponent) = (0, false, false);
-        while end < b.len() && number_byte(b[end]) {
-            match b[end] {
-                b'.' => fraction = true,
-                b'e' | b'E' => exponent = true,
-                b'0'..=b'9' => digits += 1,
-                _ => {}
-            }
-            end += 1;
-        }
-        until = end;
-        let exponent = exponent || b[start..p].iter().any(|&c| c == b'e' || c == b'E');
-        // An integer of up to 18 digits prints as written. Without an exponent, a
-        // number of up to 7 digits prints with at most 7 (the shortest round trip
-        // is no longer than the text), and nothing matches under 8 digits without
-        // letters or `@`.
-        if !exponent && (digits <= 7 || (!fraction && digits <= 18)) {
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(&b[start..end]) else {
-            continue;
-        };
-        if let Ok(n) = serde_json::from_str::<serde_json::Number>(text)
-            && any(n.to_string().as_bytes(), kinds)
-        {
+        let (end, hit) = number_token_may_hold_pii(b, p, kinds);
+        if hit {
             return true;
         }
+        until = end;
     }
+}
+
+/// A byte of a number token: digits, signs, `.` and exponent letters.
+fn number_byte(c: u8) -> bool {
+    c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// The number token (the maximal run of [`number_byte`]s) around the digit at
+/// `p`: where it ends, and whether it could read as PII once printed by
+/// `Number::to_string`.
+fn number_token_may_hold_pii(b: &[u8], p: usize, kinds: &[Kind]) -> (usize, bool) {
+    let mut start = p;
+    while start > 0 && number_byte(b[start - 1]) {
+        start -= 1;
+    }
+    let mut end = p;
+    let (mut digits, mut fraction, mut exponent) = (0, false, false);
+    while end < b.len() && number_byte(b[end]) {
+        match b[end] {
+            b'.' => fraction = true,
+            b'e' | b'E' => exponent = true,
+            b'0'..=b'9' => digits += 1,
+            _ => {}
+        }
+        end += 1;
+    }
+    let exponent = exponent || b[start..p].iter().any(|&c| c == b'e' || c == b'E');
+    // An integer of up to 18 digits prints as written. Without an exponent, a
+    // number of up to 7 digits prints with at most 7 (the shortest round trip
+    // is no longer than the text), and nothing matches under 8 digits without
+    // letters or `@`.
+    if !exponent && (digits <= 7 || (!fraction && digits <= 18)) {
+        return (end, false);
+    }
+    let Ok(text) = std::str::from_utf8(&b[start..end]) else {
+        return (end, false);
+    };
+    let hit = serde_json::from_str::<serde_json::Number>(text)
+        .is_ok_and(|n| any(n.to_string().as_bytes(), kinds));
+    (end, hit)
 }
 
 /// Whether a string with escapes holds anything once decoded that the text scan
@@ -930,14 +970,7 @@ fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     // The next backslash to look at, and where the next string to decode may open.
     let (mut at, mut strings_from) = (0, 0);
     while let Some(backslash) = find_byte(b, at, b'\\') {
-        let hides = match b.get(backslash + 1) {
-            Some(b'"' | b'\\' | b'/') => false,
-            Some(b'n' | b't' | b'r' | b'b' | b'f') => {
-                b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic)
-            }
-            _ => true,
-        };
-        if !hides {
+        if !escape_may_hide(b, backslash) {
             at = backslash + 2;
             continue;
         }
@@ -959,6 +992,19 @@ fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
         (at, strings_from) = (close + 1, close + 1);
     }
     false
+}
+
+/// Whether the escape at `backslash` can make the decoded text differ from the raw
+/// text in a way a scanner sees (see [`escaped_strings_may_hold_pii`]): a `\u`
+/// escape, a malformed one, or a letter escape followed by a letter.
+fn escape_may_hide(b: &[u8], backslash: usize) -> bool {
+    match b.get(backslash + 1) {
+        Some(b'"' | b'\\' | b'/') => false,
+        Some(b'n' | b't' | b'r' | b'b' | b'f') => {
+            b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic)
+        }
+        _ => true,
+    }
 }
 
 /// Decodes the JSON string body starting at `i` into `out`; returns the index of
@@ -1563,6 +1609,52 @@ mod tests {
         assert!(
             screened_in < flagged + (20_000 - flagged) / 2,
             "the screen let {screened_in} through for {flagged} with PII"
+        );
+    }
+
+    #[test]
+    fn the_quick_screen_never_passes_a_payload_the_full_inspection_flags() {
+        let mut g = Gen(0x5851_F42D_4C95_7F2D);
+        let some = [Kind::Phone, Kind::Pan, Kind::Email];
+        let (mut flagged, mut quick_in) = (0, 0);
+        let total = 40_000;
+        for i in 0..total {
+            let payload = match i % 10 {
+                0 => g.text(),
+                1 => format!("{} {}", g.json(0), g.text()),
+                // Long payloads, so places cross the 64-byte blocks.
+                2 | 3 => {
+                    let items: Vec<String> = (0..8).map(|_| g.json(1)).collect();
+                    format!("[{}]", items.join(","))
+                }
+                _ => g.json(0),
+            };
+            // JSON whitespace in front moves everything against the blocks.
+            let payload = format!("{}{payload}", " ".repeat(i % 70));
+            let b = payload.as_bytes();
+            let m = Message::new("question", payload.clone());
+            for kinds in [&Kind::ALL[..], &some[..]] {
+                let cfg = Config {
+                    kinds: kinds.to_vec(),
+                    ..Config::default()
+                };
+                let (hits, _) = inspect(&m, &cfg, false);
+                let quick = quick::may_hold_pii(b, kinds);
+                assert!(
+                    quick || hits.is_empty(),
+                    "the quick screen passed {payload:?} (kinds {kinds:?}) but inspect found {hits:?}"
+                );
+                if kinds.len() == Kind::ALL.len() {
+                    flagged += usize::from(!hits.is_empty());
+                    quick_in += usize::from(quick);
+                }
+            }
+        }
+        assert!(flagged > 4_000, "only {flagged} payloads held PII");
+        // Useful only if it passes most clean payloads.
+        assert!(
+            quick_in < flagged + (total - flagged) / 2,
+            "the quick screen let {quick_in} through for {flagged} with PII"
         );
     }
 

@@ -98,3 +98,44 @@ fn a_max_size_statement_fits_the_fuel_limit() {
     };
     assert!(out.payload.contains("[REDACTED:card]"));
 }
+
+/// The screen in front of the inspection reads 64-byte blocks with wasm SIMD in
+/// the component (natively, where the unit tests run, it reads bytes one at a
+/// time), so this checks the component itself: each kind of PII at every offset
+/// against the blocks, in a statement the screen must otherwise pass.
+#[test]
+fn pii_is_found_at_every_offset_against_the_screen_blocks() {
+    let h = harness(None);
+    let row = "2024-07-03,UPI/BIGBASKET/418523657812,2350.40,debit,\n";
+    for (pii, kind) in [
+        ("bob@example.com", "email"),
+        ("ABCPE1234F", "pan"),
+        ("4111 1111 1111 1111", "card"),
+        ("+91 98765 43210", "phone"),
+        ("(415) 555-2671", "phone"),
+        ("123-45-6789", "ssn"),
+        ("2345 6789 0124", "aadhaar"),
+        ("GB82 WEST 1234 5698 7654 32", "iban"),
+    ] {
+        for offset in 0..=130 {
+            let csv = format!("{}{} {pii} {row}{row}", row.repeat(2), "x".repeat(offset));
+            let payload = format!(r#"{{"csv":"{csv}"}}"#);
+            let r = h.evaluate(message("statement.ingest", &payload), at(Stage::Hop));
+            let Verdict::Redact(out) = r.outcome.unwrap() else {
+                panic!("{kind} at offset {offset} was not redacted: {payload}")
+            };
+            assert!(
+                out.payload.contains(&format!("[REDACTED:{kind}]")),
+                "{kind} at offset {offset}: {}",
+                out.payload
+            );
+        }
+    }
+    // The same statement without PII passes, at every offset too.
+    for offset in 0..=130 {
+        let csv = format!("{}{} {row}", row.repeat(3), "x".repeat(offset));
+        let payload = format!(r#"{{"csv":"{csv}"}}"#);
+        let r = h.evaluate(message("statement.ingest", &payload), at(Stage::Hop));
+        assert!(matches!(r.outcome.unwrap(), Verdict::Allow), "{payload}");
+    }
+}

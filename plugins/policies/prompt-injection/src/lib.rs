@@ -121,6 +121,19 @@ const ASCII: [Option<u8>; 128] = {
     t
 };
 
+/// [`ASCII`] with 0 for a separator, for the branch-free loop in [`Norm::new`].
+const ASCII_LETTER: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        if let Some(l) = ASCII[c] {
+            t[c] = l;
+        }
+        c += 1;
+    }
+    t
+};
+
 /// Zero-width and other invisible characters that may sit inside a word.
 fn invisible(c: char) -> bool {
     matches!(c as u32,
@@ -134,33 +147,55 @@ fn invisible(c: char) -> bool {
 struct Norm {
     letters: Vec<u8>,
     bound: Vec<bool>,
+    /// The positions where words start (`bound[i]` for `i < letters.len()`).
+    starts: Vec<usize>,
 }
 
 impl Norm {
     fn new(text: &str) -> Norm {
-        let mut letters = Vec::with_capacity(text.len());
-        let mut bound = Vec::with_capacity(text.len() + 1);
+        let bytes = text.as_bytes();
+        // Every byte writes its slot and only a letter moves on, so the ASCII
+        // loop has no branch on the text (a statement is all short words).
+        let mut letters = vec![0u8; bytes.len()];
+        let mut bound = vec![true; bytes.len() + 1];
+        let mut starts = vec![0usize; bytes.len()];
+        let (mut n, mut words) = (0, 0);
         let mut after_sep = true;
-        for c in text.chars() {
-            let folded = if c.is_ascii() {
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let folded = if b.is_ascii() {
                 // Fast path: nearly every character of a statement is ASCII.
-                ASCII[c as usize]
-            } else if invisible(c) {
-                continue;
+                i += 1;
+                ASCII_LETTER[usize::from(b)]
             } else {
-                fold(c)
-            };
-            match folded {
-                Some(l) => {
-                    bound.push(after_sep);
-                    letters.push(l);
-                    after_sep = false;
+                // `i` is on a char boundary: ASCII bytes are whole chars.
+                let Some(c) = text[i..].chars().next() else {
+                    break;
+                };
+                i += c.len_utf8();
+                if invisible(c) {
+                    continue;
                 }
-                None => after_sep = true,
-            }
+                fold(c).unwrap_or(0)
+            };
+            let letter = folded != 0;
+            letters[n] = folded;
+            bound[n] = after_sep;
+            starts[words] = n;
+            words += usize::from(letter && after_sep);
+            n += usize::from(letter);
+            after_sep = !letter;
         }
-        bound.push(true);
-        Norm { letters, bound }
+        letters.truncate(n);
+        bound.truncate(n + 1);
+        bound[n] = true;
+        starts.truncate(words);
+        Norm {
+            letters,
+            bound,
+            starts,
+        }
     }
 
     fn next_bound(&self, pos: usize) -> Option<usize> {
@@ -555,19 +590,29 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// [`first_pairs`] of each of [`RULES`], and their union; the same for every
+/// call, so worked out once per instance (it is no message data).
+fn rule_pairs() -> &'static (Vec<[u64; 11]>, [u64; 11]) {
+    static PAIRS: OnceLock<(Vec<[u64; 11]>, [u64; 11])> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let pairs: Vec<[u64; 11]> = RULES.iter().map(|r| first_pairs(r.slots)).collect();
+        let mut union = [0u64; 11];
+        for set in &pairs {
+            for (u, w) in union.iter_mut().zip(set) {
+                *u |= w;
+            }
+        }
+        (pairs, union)
+    })
+}
+
 /// The index of the first of [`RULES`] (in their order) that occurs in `n`.
 ///
 /// One walk over the word starts for all rules: a start whose first two letters
 /// begin no rule is skipped with one bit test, and at a start that may begin some,
 /// only rules earlier than the best match so far are tried.
 fn first_rule(n: &Norm, starts: &[usize]) -> Option<usize> {
-    let pairs: Vec<[u64; 11]> = RULES.iter().map(|r| first_pairs(r.slots)).collect();
-    let mut union = [0u64; 11];
-    for set in &pairs {
-        for (u, w) in union.iter_mut().zip(set) {
-            *u |= w;
-        }
-    }
+    let (pairs, union) = rule_pairs();
     let mut best = RULES.len();
     for &p in starts {
         let Some(&next) = n.letters.get(p + 1) else {
@@ -596,8 +641,8 @@ fn detect(text: &str, extra: &[Vec<String>]) -> Option<(Family, String)> {
     if n.letters.is_empty() {
         return None;
     }
-    let starts: Vec<usize> = (0..n.letters.len()).filter(|&p| n.bound[p]).collect();
-    if let Some(r) = first_rule(&n, &starts).map(|i| &RULES[i]) {
+    let starts = &n.starts;
+    if let Some(r) = first_rule(&n, starts).map(|i| &RULES[i]) {
         return Some((r.family, r.label.to_owned()));
     }
     for phrase in extra {
@@ -606,7 +651,7 @@ fn detect(text: &str, extra: &[Vec<String>]) -> Option<(Family, String)> {
             .iter()
             .map(|w| Slot::Any(std::slice::from_ref(w)))
             .collect();
-        if find(&n, &starts, &slots) {
+        if find(&n, starts, &slots) {
             return Some((Family::Configured, phrase.join(" ")));
         }
     }
@@ -1018,6 +1063,7 @@ mod tests {
             let text = text.join(" ");
             let n = Norm::new(&text);
             let starts: Vec<usize> = (0..n.letters.len()).filter(|&p| n.bound[p]).collect();
+            assert_eq!(n.starts, starts, "{text:?}");
             let per_rule = RULES.iter().position(|r| find(&n, &starts, r.slots));
             assert_eq!(first_rule(&n, &starts), per_rule, "{text:?}");
             matched += usize::from(per_rule.is_some());

@@ -49,7 +49,7 @@ fn opt_money(v: &Value, k: &str, cur: &str) -> String {
 }
 
 /// The `answer` for a `report.request`.
-pub fn statement_answer(req: &Value) -> Result<Value, String> {
+pub fn statement_answer(mut req: Value) -> Result<Value, String> {
     let gathered = req
         .get("gathered")
         .ok_or("report.request needs `gathered`")?;
@@ -67,13 +67,14 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
         }
     }
     let cur = a.get("currency").and_then(Value::as_str).unwrap_or("INR");
-    let find = |topic: &str| {
+    // The first result on `topic`, if its payload is an object.
+    let find_index = |topic: &str| {
         results
             .iter()
-            .find(|r| r.get("topic").and_then(Value::as_str) == Some(topic))
-            .and_then(|r| r.get("payload"))
-            .filter(|p| p.is_object())
+            .position(|r| r.get("topic").and_then(Value::as_str) == Some(topic))
+            .filter(|&i| results[i].get("payload").is_some_and(Value::is_object))
     };
+    let find = |topic: &str| find_index(topic).and_then(|i| results[i].get("payload"));
     let mut failed: Vec<Value> = gathered
         .get("failed")
         .and_then(Value::as_array)
@@ -113,15 +114,11 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
     t.push_str(&format!("- Net: {}\n", money(i(a, "net_cents"), cur)));
 
     t.push_str("\nTop categories\n");
-    let top = a
-        .get("top_categories")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let top = array(a, "top_categories");
     if top.is_empty() {
         t.push_str("- no spending\n");
     }
-    for c in &top {
+    for c in top {
         t.push_str(&format!(
             "- {}: {} ({}% of spending)\n",
             s(c, "category"),
@@ -131,12 +128,8 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
     }
 
     t.push_str("\nMonthly\n");
-    let monthly = a
-        .get("monthly")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for m in &monthly {
+    let monthly = array(a, "monthly");
+    for m in monthly {
         t.push_str(&format!(
             "- {}: income {}, expenses {}, net {}\n",
             s(m, "month"),
@@ -188,18 +181,14 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
     }
 
     let anomalies = find("anomalies.result");
-    let anomaly_list = anomalies
-        .and_then(|x| x.get("anomalies"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let anomaly_list = anomalies.map_or(&[][..], |x| array(x, "anomalies"));
     match anomalies {
         Some(_) => {
             t.push_str(&format!("\nAnomalies ({})\n", anomaly_list.len()));
             if anomaly_list.is_empty() {
                 t.push_str("- none found\n");
             }
-            for x in &anomaly_list {
+            for x in anomaly_list {
                 t.push_str(&format!(
                     "- line {} [{}]: {}\n",
                     i(x, "line"),
@@ -223,15 +212,11 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
                 "\nRecommendations (source: {}{phrasing})\n",
                 s(r, "source")
             ));
-            let items = r
-                .get("recommendations")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let items = array(r, "recommendations");
             if items.is_empty() {
                 t.push_str("- none\n");
             }
-            for x in &items {
+            for x in items {
                 let saving = i(x, "estimated_monthly_saving_cents");
                 let saves = if saving > 0 {
                     format!(" (saves about {} a month)", money(saving, cur))
@@ -248,16 +233,12 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
         None => t.push_str("\nRecommendations\n- unavailable (see failed branches)\n"),
     }
 
-    let ingest_errors = a
-        .get("ingest_errors")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let ingest_errors = array(a, "ingest_errors");
     t.push_str("\nData quality\n");
     if ingest_errors.is_empty() {
         t.push_str("- every statement row was read\n");
     }
-    for e in &ingest_errors {
+    for e in ingest_errors {
         t.push_str(&format!(
             "- line {} skipped: {}\n",
             i(e, "line"),
@@ -273,25 +254,62 @@ pub fn statement_answer(req: &Value) -> Result<Value, String> {
         t.push_str(&format!("- {}: {}\n", s(f, "agent"), s(f, "reason")));
     }
 
+    // What the report needs from the borrowed request, before its parts are
+    // moved into the report (moved, not cloned: they are most of the request).
+    let cur = cur.to_owned();
+    let summary = json!({
+        "income_cents": i(a, "income_cents"), "expense_cents": i(a, "expense_cents"), "net_cents": i(a, "net_cents"),
+        "transaction_count": i(a, "transaction_count"), "period": period,
+    });
+    let anomaly_count = anomalies.map(|_| anomaly_list.len());
+    let [forecast, anomalies, recs] = [
+        "forecast.result",
+        "anomalies.result",
+        "recommendations.result",
+    ]
+    .map(|topic| find_index(topic).map(|i| format!("/gathered/results/{i}/payload")));
+    let mut take = |pointer: &str| req.pointer_mut(pointer).map(Value::take);
+    let mut take_array = |key: &str| match take(&format!("/gathered/origin/{key}")) {
+        Some(v @ Value::Array(_)) => v,
+        _ => Value::Array(Vec::new()),
+    };
+    let (top, monthly, ingest_errors) = (
+        take_array("top_categories"),
+        take_array("monthly"),
+        take_array("ingest_errors"),
+    );
+    let mut take_result = |pointer: Option<String>| pointer.and_then(|p| take(&p));
+    let (forecast, anomalies, recs) = (
+        take_result(forecast),
+        take_result(anomalies),
+        take_result(recs),
+    );
+    let category_totals = take("/gathered/origin/category_totals").unwrap_or(Value::Null);
+    let question = take("/question").unwrap_or(Value::Null);
+
     let report = json!({
         "kind": "statement_analysis",
-        "question": req.get("question").cloned().unwrap_or(Value::Null),
+        "question": question,
         "currency": cur,
-        "summary": {
-            "income_cents": i(a, "income_cents"), "expense_cents": i(a, "expense_cents"), "net_cents": i(a, "net_cents"),
-            "transaction_count": i(a, "transaction_count"), "period": period,
-        },
+        "summary": summary,
         "top_categories": top,
-        "category_totals": a.get("category_totals").cloned().unwrap_or(Value::Null),
+        "category_totals": category_totals,
         "monthly": monthly,
-        "forecast": forecast.cloned(),
-        "anomaly_count": anomalies.map(|_| anomaly_list.len()),
-        "anomalies": anomalies.cloned(),
-        "recommendations": recs.cloned(),
+        "forecast": forecast,
+        "anomaly_count": anomaly_count,
+        "anomalies": anomalies,
+        "recommendations": recs,
         "ingest_errors": ingest_errors,
         "sections": ["Summary", "Top categories", "Monthly", "Forecast", "Anomalies", "Recommendations", "Data quality", "Failed branches"],
     });
     Ok(json!({"text": t, "report": report, "failed_branches": failed}))
+}
+
+/// The array at `v[k]`, or none.
+fn array<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn num(v: &Value, k: &str) -> String {
@@ -477,7 +495,7 @@ impl Agent for Reporter {
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
         let p = msg.json()?;
         let out = match msg.topic.as_str() {
-            "report.request" => statement_answer(&p),
+            "report.request" => statement_answer(p),
             t => specialist_answer(t, &p),
         }
         .map_err(PluginError::InvalidInput)?;
@@ -518,7 +536,7 @@ mod tests {
             {"agent": "anomaly-detector", "topic": "anomalies.result", "payload": {"anomalies": [{"kind": "duplicate_charge", "line": 4, "reason": "again"}]}},
             {"agent": "recommender", "topic": "recommendations.result", "payload": {"source": "rules", "recommendations": [{"action": "Trim", "rationale": "because", "estimated_monthly_saving_cents": 4500}]}},
         ], "failed": []}});
-        let a = statement_answer(&req).unwrap();
+        let a = statement_answer(req.clone()).unwrap();
         let text = a["text"].as_str().unwrap();
         for section in a["report"]["sections"].as_array().unwrap() {
             assert!(
@@ -540,7 +558,7 @@ mod tests {
         let req = json!({"gathered": {"origin": analysis(), "results": [
             {"agent": "recommender", "topic": "recommendations.result", "payload": {"source": "rules", "recommendations": []}},
         ], "failed": [{"agent": "forecaster", "reason": "trap: unreachable"}]}});
-        let a = statement_answer(&req).unwrap();
+        let a = statement_answer(req.clone()).unwrap();
         let failed: Vec<&str> = a["failed_branches"]
             .as_array()
             .unwrap()
@@ -556,9 +574,9 @@ mod tests {
 
     #[test]
     fn malformed_requests_are_rejected() {
-        assert!(statement_answer(&json!({})).is_err());
+        assert!(statement_answer(json!({})).is_err());
         assert!(
-            statement_answer(&json!({"gathered": {"origin": {"income_cents": 1}, "results": []}}))
+            statement_answer(json!({"gathered": {"origin": {"income_cents": 1}, "results": []}}))
                 .is_err()
         );
     }

@@ -115,7 +115,7 @@ async fn statement_question_is_answered_end_to_end() {
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
     assert!(r.failed.is_empty(), "{:#?}", r.failed);
-    let answer = r.answer.as_ref().expect("answer");
+    let answer = &r.answer.as_ref().expect("answer").value();
     let report = &answer["report"];
     let mut lines: Vec<i64> = report["anomalies"]["anomalies"]
         .as_array()
@@ -279,7 +279,7 @@ async fn gather_branches_run_concurrently() {
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    let answer = r.answer.as_ref().unwrap();
+    let answer = &r.answer.as_ref().unwrap().value();
     assert_eq!(answer["results"].as_array().unwrap().len(), 3, "{answer}");
     let stage = &r.stages[0];
     assert_eq!(stage.branches.len(), 3);
@@ -326,7 +326,7 @@ async fn gather_against(
     );
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
     assert_eq!(bus.pending(), 0);
-    let answer = r.answer.unwrap();
+    let answer = r.answer.unwrap().value();
     assert_eq!(
         answer["results"],
         json!([{"agent": "echo", "topic": "echo.reply", "payload": "payload"}]),
@@ -418,7 +418,7 @@ async fn a_policy_denied_branch_is_a_denial_not_a_timeout() {
         .await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    let answer = r.answer.unwrap();
+    let answer = r.answer.unwrap().value();
     assert_eq!(answer["results"][0]["agent"], "echo");
     let reason = answer["failed"][0]["reason"].as_str().unwrap();
     assert!(
@@ -633,7 +633,7 @@ async fn concurrency_is_bounded_with_backpressure_not_drops() {
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    assert_eq!(r.answer.unwrap()["results"].as_array().unwrap().len(), 3);
+    assert_eq!(r.answer.unwrap().value()["results"].as_array().unwrap().len(), 3);
     // One permit: the branches queue for it and run one after another.
     assert!(
         r.stages[0].wall_ms >= 3.0 * L.as_millis() as f64,
@@ -669,7 +669,7 @@ async fn a_fallback_agent_takes_over_a_failed_branch() {
         .publish(message("panic", "payload", &[(GATHER_KEY, "answer")]))
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    let answer = r.answer.unwrap();
+    let answer = r.answer.unwrap().value();
     assert_eq!(
         answer["results"],
         json!([{"agent": "echo-fallback", "topic": "echo.reply", "payload": "payload"}])
@@ -726,7 +726,7 @@ async fn a_branch_past_the_gather_timeout_is_failed_and_the_gather_completes() {
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    let answer = r.answer.as_ref().unwrap();
+    let answer = &r.answer.as_ref().unwrap().value();
     assert_eq!(answer["results"][0]["agent"], "echo", "{answer}");
     assert_eq!(answer["failed"][0]["agent"], "llm-slow", "{answer}");
     let reason = failure_reason(answer);

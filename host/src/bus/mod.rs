@@ -40,7 +40,6 @@ use crate::runtime::{Message, Plugin, PluginKind, RiskLevel, Stage};
 pub use correlator::Correlator;
 pub use events::{BusEvent, EventSender};
 pub use gate::{Denial, GateDecision, PolicyGate};
-use result::payload_json;
 pub use result::{
     AgentCall, AskResult, AskStatus, BackgroundReport, BranchTiming, FailedBranch, Output, Payload,
     StageTiming, Undelivered, VerdictRecord,
@@ -679,7 +678,7 @@ impl Run {
         AskResult {
             correlation_id: self.correlation.to_string(),
             status,
-            answer: answer.map(|m| payload_json(&m.payload)),
+            answer: answer.map(|m| Payload::from_text(&m.payload)),
             calls: std::mem::take(&mut self.calls),
             verdicts: std::mem::take(&mut self.verdicts),
             failed: std::mem::take(&mut self.failed),

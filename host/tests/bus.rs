@@ -633,7 +633,13 @@ async fn concurrency_is_bounded_with_backpressure_not_drops() {
         .publish(message("llm", "hello", &[(GATHER_KEY, "answer")]))
         .await;
     assert_eq!(r.status, AskStatus::Answered, "{:#?}", r.failed);
-    assert_eq!(r.answer.unwrap().value()["results"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        r.answer.unwrap().value()["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     // One permit: the branches queue for it and run one after another.
     assert!(
         r.stages[0].wall_ms >= 3.0 * L.as_millis() as f64,

@@ -1500,11 +1500,13 @@ mod tests {
 
         /// A JSON number as text, some of which print differently when parsed.
         fn number(&mut self) -> String {
-            match self.below(6) {
+            match self.below(7) {
                 0 => format!("{}", self.next() % 100_000),
                 1 => format!("-{}", self.next() % 10_000_000_000_000_000),
                 2 => format!("{}.{}", self.next() % 100_000_000_000, self.below(100)),
                 3 => format!("{}e{}", 1 + self.below(9), self.below(22)),
+                // An integer mantissa: 987654321e1 prints as 9876543210.0.
+                6 => format!("{}e{}", self.next() % 100_000_000_000, self.below(4)),
                 4 => format!(
                     "{}.{}e{}",
                     1 + self.below(9),

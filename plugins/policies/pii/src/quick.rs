@@ -290,6 +290,8 @@ pub(crate) fn may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
             let i = p - base;
             if exponents >> i & 1 == 0
                 && let Some(len) = wide_k.run_from(i)
+                // An exponent after the run: the whole token decides.
+                && !matches!(b.get(p + len as usize), Some(b'e' | b'E'))
             {
                 let d = wide_d.count(i, len);
                 if d < 8 || (d < 19 && wide_dot.count(i, len) == 0) {
@@ -401,6 +403,10 @@ mod tests {
         for (json, kind) in [
             (r#"{"n": 9.87654321e9}"#, Kind::Phone),
             (r#"{"n": 9876543210.0}"#, Kind::Phone),
+            // An integer mantissa of 9+ digits before the exponent: prints as
+            // 9876543210.0 (regression: the run of digits was skipped as too
+            // short to matter before its exponent was looked at).
+            (r#"{"n": 987654321e1}"#, Kind::Phone),
             (r#"{"note": "x\nABCPE1234F"}"#, Kind::Pan),
             (r#"{"note": "\u0034111 1111 1111 1111"}"#, Kind::Card),
         ] {

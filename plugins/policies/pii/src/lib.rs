@@ -923,17 +923,18 @@ fn number_token_may_hold_pii(b: &[u8], p: usize, kinds: &[Kind]) -> (usize, bool
         start -= 1;
     }
     let mut end = p;
-    let (mut digits, mut fraction, mut exponent) = (0, false, false);
     while end < b.len() && number_byte(b[end]) {
-        match b[end] {
+        end += 1;
+    }
+    let (mut digits, mut fraction, mut exponent) = (0, false, false);
+    for &c in &b[start..end] {
+        match c {
             b'.' => fraction = true,
             b'e' | b'E' => exponent = true,
             b'0'..=b'9' => digits += 1,
             _ => {}
         }
-        end += 1;
     }
-    let exponent = exponent || b[start..p].iter().any(|&c| c == b'e' || c == b'E');
     // An integer of up to 18 digits prints as written. Without an exponent, a
     // number of up to 7 digits prints with at most 7 (the shortest round trip
     // is no longer than the text), and nothing matches under 8 digits without
@@ -970,7 +971,7 @@ fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     // The next backslash to look at, and where the next string to decode may open.
     let (mut at, mut strings_from) = (0, 0);
     while let Some(backslash) = find_byte(b, at, b'\\') {
-        if !escape_may_hide(b, backslash) {
+        if escape_at(b, backslash) == Escape::Harmless {
             at = backslash + 2;
             continue;
         }
@@ -994,16 +995,30 @@ fn escaped_strings_may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     false
 }
 
-/// Whether the escape at `backslash` can make the decoded text differ from the raw
-/// text in a way a scanner sees (see [`escaped_strings_may_hold_pii`]): a `\u`
-/// escape, a malformed one, or a letter escape followed by a letter.
-fn escape_may_hide(b: &[u8], backslash: usize) -> bool {
+/// What the escape at `backslash` does to the text a scanner sees, decoded
+/// against raw (see [`escaped_strings_may_hold_pii`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Escape {
+    /// Decodes to a boundary where the raw text has one too.
+    Harmless,
+    /// A letter escape (`\n` …) before a letter: decoded, the word after it
+    /// starts one byte later than in the raw text, where its letter glues on.
+    GluesLetter,
+    /// A `\u` escape or a malformed one: only decoding tells.
+    Opaque,
+}
+
+fn escape_at(b: &[u8], backslash: usize) -> Escape {
     match b.get(backslash + 1) {
-        Some(b'"' | b'\\' | b'/') => false,
+        Some(b'"' | b'\\' | b'/') => Escape::Harmless,
         Some(b'n' | b't' | b'r' | b'b' | b'f') => {
-            b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic)
+            if b.get(backslash + 2).is_some_and(u8::is_ascii_alphabetic) {
+                Escape::GluesLetter
+            } else {
+                Escape::Harmless
+            }
         }
-        _ => true,
+        _ => Escape::Opaque,
     }
 }
 

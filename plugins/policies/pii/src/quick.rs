@@ -26,7 +26,7 @@
 //! on generated payloads); `true` means "run the exact screen".
 
 use super::{
-    Finding, Kind, email_at, escape_may_hide, iban_at, is_alnum, is_pan, is_sep, number_findings,
+    Escape, Finding, Kind, email_at, escape_at, iban_at, is_alnum, is_pan, is_sep, number_findings,
     number_token_may_hold_pii,
 };
 
@@ -221,11 +221,8 @@ pub(crate) fn may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
         if iban {
             words |= cur.alpha & letters(1, 1) & digits(2, 2);
         }
-        for s in positions(words & word_start, base) {
-            let e = (s..b.len()).find(|&i| !is_alnum(b[i])).unwrap_or(b.len());
-            if word_is_pan_or_iban(b, s, e, kinds) {
-                return true;
-            }
+        if positions(words & word_start, base).any(|s| word_is_pan_or_iban(b, s, kinds)) {
+            return true;
         }
 
         // Number runs of 8 or more digits (9 without a `+` in front) lie in runs
@@ -314,23 +311,15 @@ pub(crate) fn may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
                 continue;
             }
             escape_until = p + 2;
-            if !escape_may_hide(b, p) {
-                continue;
-            }
-            match b.get(p + 1) {
-                // A letter escape before a letter: the decoded word starts
-                // right after the escape, where the raw text has one letter more.
-                Some(b'n' | b't' | b'r' | b'b' | b'f') => {
-                    let w = p + 2;
-                    let pan_here = b.get(w..w + 10).is_some_and(|word| {
-                        is_pan(word) && b.get(w + 10).is_none_or(|&c| !is_alnum(c))
-                    });
-                    if (pan && pan_here) || (iban && iban_at(b, w).is_some()) {
+            match escape_at(b, p) {
+                Escape::Harmless => {}
+                // The decoded word starts right after the escape.
+                Escape::GluesLetter => {
+                    if word_is_pan_or_iban(b, p + 2, kinds) {
                         return true;
                     }
                 }
-                // `\u` or malformed: only decoding tells.
-                _ => return true,
+                Escape::Opaque => return true,
             }
         }
         alnum_before = alnum >> 63 == 1;
@@ -339,9 +328,13 @@ pub(crate) fn may_hold_pii(b: &[u8], kinds: &[Kind]) -> bool {
     false
 }
 
-/// Whether the word `b[s..e]` is a PAN or starts an IBAN, for the enabled kinds.
-fn word_is_pan_or_iban(b: &[u8], s: usize, e: usize, kinds: &[Kind]) -> bool {
-    (kinds.contains(&Kind::Pan) && is_pan(&b[s..e]))
+/// Whether the word starting at `s` is a PAN or starts an IBAN, for the enabled
+/// kinds. A PAN is a whole word of ten, so only the ten bytes and the one after
+/// them are read.
+fn word_is_pan_or_iban(b: &[u8], s: usize, kinds: &[Kind]) -> bool {
+    let pan =
+        || b.get(s..s + 10).is_some_and(is_pan) && b.get(s + 10).is_none_or(|&c| !is_alnum(c));
+    (kinds.contains(&Kind::Pan) && pan())
         || (kinds.contains(&Kind::Iban) && iban_at(b, s).is_some())
 }
 

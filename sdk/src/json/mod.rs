@@ -9,6 +9,8 @@
 //! checking that it is valid JSON (`1e400`, a lone surrogate escape). [`Object`]
 //! and [`Skip`] close those two gaps.
 
+pub mod text;
+
 use std::fmt;
 use std::marker::PhantomData;
 

@@ -8,121 +8,14 @@
 //! detector see one merchant per payee.
 
 use djinn_sdk::json::Object;
+use djinn_sdk::json::text::push_i64;
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, config};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// Payment-rail prefixes stripped from the start of a description (after uppercasing).
-const PREFIXES: &[&str] = &[
-    "UPI/", "UPI-", "UPI ", "POS/", "POS ", "NEFT/", "NEFT-", "NEFT ", "IMPS/", "IMPS-", "IMPS ",
-    "RTGS/", "RTGS-", "ACH/", "ACH-", "NACH/", "NACH-", "ECOM/", "ECOM ", "BIL/", "BIL-", "ATM/",
-    "ATW-", "MMT/", "INB/", "ECS/", "CARD ", "VPS/", "PCD/",
-];
+mod merchant;
 
-/// Tokens that never name a merchant.
-const NOISE: &[&str] = &[
-    "PVT",
-    "PRIVATE",
-    "LTD",
-    "LIMITED",
-    "INDIA",
-    "IN",
-    "COM",
-    "WWW",
-    "CO",
-    "INC",
-    "LLP",
-    "THE",
-    "PAYMENT",
-    "PAYMENTS",
-    "ONLINE",
-    "ORDER",
-    "TRIP",
-    "BILL",
-    "TXN",
-    "REF",
-    "NO",
-    "TO",
-    "FROM",
-    "BY",
-    "VIA",
-    "PAY",
-    "DINNER",
-    "LUNCH",
-    "JAN",
-    "FEB",
-    "MAR",
-    "APR",
-    "MAY",
-    "JUN",
-    "JUL",
-    "AUG",
-    "SEP",
-    "OCT",
-    "NOV",
-    "DEC",
-    "TECHNOLOGIES",
-    "SERVICES",
-    "POSTPAID",
-    "PREPAID",
-    // Markers left by the `pii` policy's redaction (`[REDACTED:phone]`), so a redacted
-    // reference number never becomes part of a merchant name.
-    "REDACTED",
-    "EMAIL",
-    "PHONE",
-    "CARD",
-    "IBAN",
-    "PAN",
-    "AADHAAR",
-    "SSN",
-];
-
-/// Whether a token is a reference number rather than a name: mostly digits.
-fn is_reference(token: &str) -> bool {
-    let digits = token.chars().filter(char::is_ascii_digit).count();
-    digits > 0 && digits * 2 >= token.len()
-}
-
-/// The normalised merchant for a description: uppercase, rail prefixes removed, then
-/// the first significant token, plus the next one if it is also significant
-/// (`BIG BAZAAR`). Empty descriptions give `UNKNOWN`.
-pub fn merchant(description: &str) -> String {
-    let mut s = description.trim().to_uppercase();
-    loop {
-        let before = s.len();
-        for p in PREFIXES {
-            if let Some(rest) = s.strip_prefix(p) {
-                s = rest.trim_start().to_owned();
-            }
-        }
-        if s.len() == before {
-            break;
-        }
-    }
-    // UPI handles (`swiggy@icici`) name the payee before the `@`.
-    let tokens: Vec<&str> = s
-        .split(|c: char| !(c.is_alphanumeric() || c == '&' || c == '@'))
-        .map(|t| t.split('@').next().unwrap_or(t))
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut picked: Vec<&str> = Vec::new();
-    for t in tokens {
-        let significant = !is_reference(t) && !NOISE.contains(&t) && t.len() > 1;
-        if significant {
-            picked.push(t);
-            if picked.len() == 2 {
-                break;
-            }
-        } else if !picked.is_empty() {
-            break;
-        }
-    }
-    if picked.is_empty() {
-        "UNKNOWN".into()
-    } else {
-        picked.join(" ")
-    }
-}
+pub use merchant::merchant;
 
 /// A currency code from config: three ASCII letters, upper-cased.
 pub fn currency(configured: Option<String>) -> Result<String, String> {
@@ -170,26 +63,61 @@ pub fn normalize(mut payload: Value, currency: &str, account: &str) -> Result<Va
 /// defines the behaviour; for this shape both print the same bytes (tests below).
 pub fn normalize_text(payload: &str, currency: &str, account: &str) -> Option<String> {
     let Object(raw) = serde_json::from_str::<Object<RawIn>>(payload).ok()?;
-    let out = NormalizedOut {
-        errors: raw.errors,
-        question: raw.question,
-        transactions: raw
-            .transactions
-            .into_iter()
-            .map(|Object(t)| NormalizedTx {
-                account,
-                amount_cents: t.amount_cents,
-                category: t.category,
-                currency,
-                date: t.date,
-                description: t.description,
-                line: t.line,
-                merchant: merchant(t.description),
-                kind: t.kind,
-            })
-            .collect(),
-    };
-    serde_json::to_string(&out).ok()
+    // Printed by hand, keys in the order a `Value` map prints them (sorted).
+    // fuel: serde's printer checks every byte of every string for escapes and
+    // grows the output a few times; here the output is sized once and each
+    // transaction is a dozen appends. The payload's strings are pasted between
+    // quotes as they are: serde borrows a string only when it has no escapes, and
+    // JSON text cannot hold a raw `"`, `\` or control character, so serde_json
+    // would print it unchanged.
+    let account_head = [r#"{"account":"#, &json_str(account)?, r#","amount_cents":"#].concat();
+    let currency_to_date = [r#","currency":"#, &json_str(currency)?, r#","date":""#].concat();
+    let per_tx = account_head.len() + currency_to_date.len() + r#","merchant":"""#.len();
+    let mut out = String::with_capacity(payload.len() + raw.transactions.len() * per_tx);
+    out.push('{');
+    if let Some(errors) = &raw.errors {
+        out.push_str(r#""errors":"#);
+        out.push_str(&serde_json::to_string(errors).ok()?);
+        out.push(',');
+    }
+    if let Some(question) = &raw.question {
+        out.push_str(r#""question":"#);
+        out.push_str(&serde_json::to_string(question).ok()?);
+        out.push(',');
+    }
+    out.push_str(r#""transactions":["#);
+    for (i, Object(t)) in raw.transactions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&account_head);
+        push_i64(&mut out, t.amount_cents);
+        if let Some(category) = t.category {
+            out.push_str(r#","category":""#);
+            out.push_str(category);
+            out.push('"');
+        }
+        out.push_str(&currency_to_date);
+        out.push_str(t.date);
+        out.push_str(r#"","description":""#);
+        out.push_str(t.description);
+        out.push_str(r#"","line":"#);
+        push_i64(&mut out, t.line);
+        // A merchant is letters, digits, `&` and spaces (or `UNKNOWN`): nothing to
+        // escape.
+        out.push_str(r#","merchant":""#);
+        merchant::push_merchant(t.description, &mut out);
+        out.push_str(r#"","type":""#);
+        out.push_str(t.kind);
+        out.push_str(r#""}"#);
+    }
+    out.push_str("]}");
+    Some(out)
+}
+
+/// `s` as a JSON string, quotes included.
+fn json_str(s: &str) -> Option<String> {
+    serde_json::to_string(s).ok()
 }
 
 #[derive(Deserialize)]
@@ -212,32 +140,6 @@ struct RawTx<'a> {
     date: &'a str,
     description: &'a str,
     line: i64,
-    #[serde(rename = "type")]
-    kind: &'a str,
-}
-
-/// Fields in sorted key order, as a `serde_json::Value` map prints them.
-#[derive(Serialize)]
-struct NormalizedOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    question: Option<Value>,
-    transactions: Vec<NormalizedTx<'a>>,
-}
-
-/// Fields in sorted key order, as a `serde_json::Value` map prints them.
-#[derive(Serialize)]
-struct NormalizedTx<'a> {
-    account: &'a str,
-    amount_cents: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<&'a str>,
-    currency: &'a str,
-    date: &'a str,
-    description: &'a str,
-    line: i64,
-    merchant: String,
     #[serde(rename = "type")]
     kind: &'a str,
 }
@@ -406,6 +308,60 @@ mod tests {
             "not json".to_owned(),
         ] {
             assert_eq!(normalize_text(&payload, "INR", "a"), None, "{payload}");
+        }
+    }
+
+    /// Like `same_as_value_path`, for any currency and account, and it must not decline.
+    fn assert_fast_path_prints_the_value_paths_bytes(payload: &str, currency: &str, account: &str) {
+        let fast = normalize_text(payload, currency, account).expect(payload);
+        let value = serde_json::from_str(payload).unwrap();
+        let slow = normalize(value, currency, account).unwrap().to_string();
+        assert_eq!(fast, slow, "{payload}");
+    }
+
+    #[test]
+    fn hand_printed_output_matches_serde_for_awkward_values() {
+        let tx = |amount: i64, line: i64, desc: &str, extra: &str| {
+            format!(
+                r#"{{"amount_cents":{amount},{extra}"date":"2024-07-01","description":"{desc}","line":{line},"type":"débit ✓"}}"#
+            )
+        };
+        let txs = [
+            tx(i64::MIN, i64::MAX, "UPI/SWIGGY/1", ""),
+            tx(
+                i64::MAX,
+                i64::MIN,
+                "Straße ﬁsh İstanbul",
+                r#""category":"Café 🚀","#,
+            ),
+            tx(0, 0, "", r#""category":"","#),
+            tx(-1, -10, "  ", ""),
+            tx(9, 10, "swiggy@icici", ""),
+            tx(-99, 100, "\u{7f}M&S\u{a0}FOOD", ""),
+            tx(1_000_000_007, 1, "1234567890123456789012345", ""),
+        ]
+        .join(",");
+        let payloads = [
+            format!(r#"{{"transactions":[{txs}]}}"#),
+            // escapes in `errors` and `question`, which are printed from `Value`s
+            format!(
+                r#"{{"errors":[{{"line":3,"message":"q\"\\\n\u0001 é \ud83d\ude80"}}],"question":"why \"so\"?","transactions":[{txs}]}}"#
+            ),
+            r#"{"errors":[],"question":{"nested":[1,-0.0,2.5e-8,1e300,true,null]},"transactions":[]}"#
+                .to_owned(),
+            r#"{"transactions":[]}"#.to_owned(),
+            // whitespace and key order are the parser's business, not the printer's
+            format!("{{\n \"transactions\" : [ {txs} ] ,\"question\":\"q\"\t}}\n"),
+        ];
+        for payload in &payloads {
+            for (currency, account) in [
+                ("INR", "default"),
+                ("", ""),
+                ("U\"S\\D", "acc\u{1}\n\u{1f}\u{7f}"),
+                ("€", "Zoë 🚀 </script>"),
+            ] {
+                assert_fast_path_prints_the_value_paths_bytes(payload, currency, account);
+            }
         }
     }
 }

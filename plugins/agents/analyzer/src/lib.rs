@@ -10,12 +10,12 @@
 //! All sums are integer minor units; amounts in different currencies are refused
 //! rather than added.
 
-use std::collections::BTreeMap;
-
-use djinn_sdk::json::{Object, Skip};
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+
+mod print;
+mod scan;
 
 /// The fields of one transaction the analysis needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub fn read_tx(i: usize, v: &Value) -> Result<Tx<'_>, String> {
     })
 }
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Sums {
     income: i64,
     expense: i64,
@@ -107,15 +107,35 @@ pub fn analyze(payload: &Value) -> Result<String, String> {
     )
 }
 
-/// The analysis of `txs` (at least one), printed with `question`, the ingest
-/// errors and each transaction's branch fields (`T`: a JSON object of them, or
-/// [`BranchTx`]).
-fn render<T: Serialize>(
-    txs: &[Tx],
-    question: &Value,
-    ingest_errors: &Value,
-    transactions: Vec<T>,
-) -> Result<String, String> {
+/// What the analysis found, before printing: [`render`] prints it with serde for
+/// the `Value` path, [`print::analysis`] by hand for the fast path.
+struct Summary<'a> {
+    currency: &'a str,
+    total: Sums,
+    /// Largest expense first, then by name.
+    categories: Vec<(&'a str, Sums)>,
+    /// By month (`YYYY-MM`), earliest first.
+    monthly: Vec<(&'a str, Sums)>,
+    from: &'a str,
+    to: &'a str,
+    transaction_count: usize,
+}
+
+impl<'a> Summary<'a> {
+    /// The (up to) three categories with the largest expense, with their share of
+    /// all expense in percent.
+    fn top(&self) -> impl Iterator<Item = (&'a str, i64, f64)> + '_ {
+        self.categories
+            .iter()
+            .filter(|(_, s)| s.expense > 0)
+            .take(3)
+            .map(|(c, s)| (*c, s.expense, share_pct(s.expense, self.total.expense)))
+    }
+}
+
+/// Sums `txs` (at least one, dates checked) by category and month; refuses mixed
+/// currencies.
+fn summarise<'a>(txs: &[Tx<'a>]) -> Result<Summary<'a>, String> {
     let currency = txs[0].currency;
     if let Some(other) = txs.iter().find(|t| t.currency != currency) {
         return Err(format!(
@@ -123,34 +143,76 @@ fn render<T: Serialize>(
             other.currency, other.line
         ));
     }
+    // fuel: a statement has a dozen categories and a few months. A linear search
+    // on `&str` equality and integer date keys cost a fraction of a `BTreeMap`'s
+    // `memcmp` calls; the sort below gives the same order as before, since
+    // category names are unique.
     let mut total = Sums::default();
-    let mut by_category: BTreeMap<&str, Sums> = BTreeMap::new();
-    let mut by_month: BTreeMap<&str, Sums> = BTreeMap::new();
+    let mut categories: Vec<(&str, Sums)> = Vec::new();
+    // By month key (`date_key >> 72`: the `YYYY-MM` bytes).
+    let mut monthly: Vec<(u128, &str, Sums)> = Vec::new();
+    let first = (date_key(txs[0].date), txs[0].date);
+    let (mut from, mut to) = (first, first);
     for t in txs {
         total.add(t.amount_cents)?;
-        by_category
-            .entry(t.category)
-            .or_default()
-            .add(t.amount_cents)?;
-        by_month
-            .entry(&t.date[..7])
-            .or_default()
-            .add(t.amount_cents)?;
+        let c = match categories.iter().position(|(c, _)| *c == t.category) {
+            Some(c) => c,
+            None => {
+                categories.push((t.category, Sums::default()));
+                categories.len() - 1
+            }
+        };
+        categories[c].1.add(t.amount_cents)?;
+        let day = (date_key(t.date), t.date);
+        let m = match monthly.binary_search_by_key(&(day.0 >> 72), |m| m.0) {
+            Ok(m) => m,
+            Err(m) => {
+                monthly.insert(m, (day.0 >> 72, &t.date[..7], Sums::default()));
+                m
+            }
+        };
+        monthly[m].2.add(t.amount_cents)?;
+        // By key alone: equal keys are equal dates, so no string compare on ties.
+        if day.0 < from.0 {
+            from = day;
+        }
+        if day.0 > to.0 {
+            to = day;
+        }
     }
-    let mut categories: Vec<(&str, &Sums)> = by_category.iter().map(|(k, v)| (*k, v)).collect();
     categories.sort_by(|a, b| b.1.expense.cmp(&a.1.expense).then(a.0.cmp(b.0)));
-    let monthly: Vec<MonthTotal> = by_month
-        .iter()
-        .map(|(m, s)| MonthTotal {
-            count: s.count,
-            expense_cents: s.expense,
-            income_cents: s.income,
-            month: m,
-            net_cents: s.income - s.expense,
-        })
-        .collect();
+    Ok(Summary {
+        currency,
+        total,
+        categories,
+        monthly: monthly.into_iter().map(|(_, m, s)| (m, s)).collect(),
+        from: from.1,
+        to: to.1,
+        transaction_count: txs.len(),
+    })
+}
+
+/// A checked (ten-byte) date as a number that orders as the text does.
+fn date_key(date: &str) -> u128 {
+    let mut key = [0u8; 16];
+    for (k, b) in key.iter_mut().zip(date.as_bytes()) {
+        *k = *b;
+    }
+    u128::from_be_bytes(key)
+}
+
+/// The analysis of `txs` (at least one), printed with `question`, the ingest
+/// errors and each transaction's branch fields (JSON objects of them).
+fn render(
+    txs: &[Tx],
+    question: &Value,
+    ingest_errors: &Value,
+    transactions: Vec<Value>,
+) -> Result<String, String> {
+    let s = summarise(txs)?;
     let out = Analysis {
-        category_totals: categories
+        category_totals: s
+            .categories
             .iter()
             .map(|(c, s)| CategoryTotal {
                 category: c,
@@ -159,29 +221,37 @@ fn render<T: Serialize>(
                 income_cents: s.income,
             })
             .collect(),
-        currency,
-        expense_cents: total.expense,
-        income_cents: total.income,
+        currency: s.currency,
+        expense_cents: s.total.expense,
+        income_cents: s.total.income,
         ingest_errors,
-        period: Period {
-            from: txs.iter().map(|t| t.date).min().unwrap_or_default(),
-            months: monthly.len(),
-            to: txs.iter().map(|t| t.date).max().unwrap_or_default(),
-        },
-        monthly,
-        net_cents: total.income - total.expense,
-        question,
-        top_categories: categories
+        monthly: s
+            .monthly
             .iter()
-            .filter(|(_, s)| s.expense > 0)
-            .take(3)
-            .map(|(c, s)| TopCategory {
-                category: c,
+            .map(|(m, s)| MonthTotal {
+                count: s.count,
                 expense_cents: s.expense,
-                share_pct: share_pct(s.expense, total.expense),
+                income_cents: s.income,
+                month: m,
+                net_cents: s.income - s.expense,
             })
             .collect(),
-        transaction_count: txs.len(),
+        net_cents: s.total.income - s.total.expense,
+        period: Period {
+            from: s.from,
+            months: s.monthly.len(),
+            to: s.to,
+        },
+        question,
+        top_categories: s
+            .top()
+            .map(|(category, expense_cents, share_pct)| TopCategory {
+                category,
+                expense_cents,
+                share_pct,
+            })
+            .collect(),
+        transaction_count: s.transaction_count,
         transactions,
     };
     serde_json::to_string(&out).map_err(|e| format!("printing analysis.result: {e}"))
@@ -191,7 +261,7 @@ fn render<T: Serialize>(
 // map prints them (the payload was first built as one), so the bytes are the same.
 
 #[derive(Serialize)]
-struct Analysis<'a, T> {
+struct Analysis<'a> {
     category_totals: Vec<CategoryTotal<'a>>,
     currency: &'a str,
     expense_cents: i64,
@@ -203,7 +273,7 @@ struct Analysis<'a, T> {
     question: &'a Value,
     top_categories: Vec<TopCategory<'a>>,
     transaction_count: usize,
-    transactions: Vec<T>,
+    transactions: Vec<Value>,
 }
 
 #[derive(Serialize)]
@@ -252,96 +322,18 @@ fn branch_fields(t: &Value) -> Value {
     )
 }
 
-/// [`BRANCH_FIELDS`] of one transaction, in sorted key order.
-#[derive(Serialize)]
-struct BranchTx<'a> {
-    amount_cents: i64,
-    category: &'a str,
-    date: &'a str,
-    line: i64,
-    merchant: &'a str,
-}
-
-/// The fast path: the pipeline's own `transactions.enriched` shape (the enricher's
-/// fields only, strings without escapes, integer `line` and `amount_cents`) read
-/// into borrowed structs, fields the analysis does not read checked and skipped. Any
-/// other payload gives `None` and goes to [`analyze`], which defines the
-/// behaviour (and its errors); for this shape both print the same bytes.
+/// The fast path: the pipeline's own `transactions.enriched` text (see
+/// [`scan::enriched`] for exactly which) read without serde and the result printed
+/// by hand. Any other payload, or one the analysis refuses, gives `None` and goes
+/// to [`analyze`], which defines the behaviour (and its errors); for the payloads
+/// read here both print the same bytes.
 pub fn analyze_text(payload: &str) -> Option<String> {
-    let Object(enriched) = serde_json::from_str::<Object<EnrichedIn>>(payload).ok()?;
-    if enriched.transactions.is_empty() {
-        return None;
-    }
-    let mut txs = Vec::with_capacity(enriched.transactions.len());
-    for (i, Object(t)) in enriched.transactions.iter().enumerate() {
+    let enriched = scan::enriched(payload)?;
+    for (i, t) in enriched.txs.iter().enumerate() {
         check_date(i, t.date).ok()?;
-        txs.push(Tx {
-            line: t.line,
-            date: t.date,
-            amount_cents: t.amount_cents,
-            category: t.category,
-            currency: t.currency,
-        });
     }
-    let no_errors = Value::Array(Vec::new());
-    render(
-        &txs,
-        enriched.question.as_ref().unwrap_or(&Value::Null),
-        enriched.errors.as_ref().unwrap_or(&no_errors),
-        enriched
-            .transactions
-            .iter()
-            .map(|Object(t)| BranchTx {
-                amount_cents: t.amount_cents,
-                category: t.category,
-                date: t.date,
-                line: t.line,
-                merchant: t.merchant,
-            })
-            .collect(),
-    )
-    .ok()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrichedIn<'a> {
-    #[serde(default, deserialize_with = "present")]
-    errors: Option<Value>,
-    #[serde(default)]
-    question: Option<Value>,
-    #[serde(borrow)]
-    transactions: Vec<Object<EnrichedTx<'a>>>,
-}
-
-/// The enricher's fields; those the analysis does not read are checked and skipped.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrichedTx<'a> {
-    #[serde(default)]
-    #[allow(dead_code)]
-    account: Skip,
-    amount_cents: i64,
-    category: &'a str,
-    #[serde(default)]
-    #[allow(dead_code)]
-    category_source: Skip,
-    currency: &'a str,
-    date: &'a str,
-    #[serde(default)]
-    #[allow(dead_code)]
-    description: Skip,
-    line: i64,
-    merchant: &'a str,
-    #[serde(default, rename = "type")]
-    #[allow(dead_code)]
-    kind: Skip,
-}
-
-/// For an optional field that, when given, must be a `T`: `null` is an error here
-/// (so the `Value` path decides), where `Option`'s own impl reads it as absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+    let summary = summarise(&enriched.txs).ok()?;
+    print::analysis(&summary, &enriched)
 }
 
 struct Analyzer;
@@ -546,5 +538,151 @@ mod tests {
         for p in cases {
             assert_eq!(analyze_text(&p.to_string()), None, "{p}");
         }
+    }
+
+    /// The fast path on `text`: when it answers, the text is JSON and the `Value`
+    /// path prints the same bytes for it.
+    fn agrees(text: &str) -> Option<String> {
+        let fast = analyze_text(text)?;
+        let v: Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("fast path read a text that is not JSON ({e}): {text}"));
+        let slow = analyze(&v).unwrap_or_else(|e| panic!("fast path read what {e}: {text}"));
+        assert_eq!(fast, slow, "{text}");
+        Some(fast)
+    }
+
+    const ONE_TX: &str = r#"{"account":"a","amount_cents":-1500,"category":"food","category_source":"s","currency":"INR","date":"2024-01-02","description":"d","line":3,"merchant":"M","type":"debit"}"#;
+
+    fn payload_with(tx: &str) -> String {
+        format!(r#"{{"question":"q","transactions":[{ONE_TX},{tx}]}}"#)
+    }
+
+    #[test]
+    fn fast_path_reads_keys_in_any_order_and_optional_fields() {
+        let text = r#"{"transactions":[{"merchant":"Zoë 東京","line":7,"date":"2024-03-09","currency":"EUR","category":"Café 🚀","amount_cents":0},{"type":"credit","amount_cents":120000,"line":8,"date":"2024-02-01","merchant":"ACME","category":"salary","currency":"EUR"}],"errors":null,"question":{"text":"How?","n":[1,2.5,-0]}}"#;
+        let out = agrees(text).expect("the enricher's fields in another order");
+        assert!(out.contains(r#""merchant":"Zoë 東京""#), "{out}");
+        assert!(out.contains(r#""ingest_errors":null,"#), "{out}");
+        let minimal = r#"{"amount_cents":5,"category":"food","currency":"INR","date":"2024-01-03","line":4,"merchant":"M"}"#;
+        assert!(agrees(&payload_with(minimal)).is_some());
+    }
+
+    #[test]
+    fn short_escapes_in_skipped_fields_are_read() {
+        for description in [r#"a\"b"#, r#"c:\\d"#, r#"e\/f"#, r#"\b\f\n\r\t"#, r#"\\"#] {
+            let tx = ONE_TX.replace(
+                r#""description":"d""#,
+                &format!(r#""description":"{description}""#),
+            );
+            assert!(agrees(&payload_with(&tx)).is_some(), "{description}");
+        }
+        let text = r#"{"errors":[{"line":2,"message":"a \"b\" \u00e9"}],"question":"Wie geht\u0027s?","transactions":[TX]}"#;
+        let out = agrees(&text.replace("TX", ONE_TX)).expect("errors and question are any JSON");
+        assert!(out.contains(r#""message":"a \"b\" é""#), "{out}");
+    }
+
+    #[test]
+    fn text_the_fast_path_is_unsure_of_takes_the_value_path() {
+        let tx = |from: &str, to: &str| {
+            let t = ONE_TX.replacen(from, to, 1);
+            assert_ne!(t, ONE_TX, "{from}");
+            payload_with(&t)
+        };
+        let whole = payload_with(ONE_TX);
+        let cases = [
+            // numbers serde_json reads otherwise, or that are not JSON
+            tx(r#""line":3"#, r#""line":-0"#),
+            tx(r#""line":3"#, r#""line":03"#),
+            tx(r#""line":3"#, r#""line":3.0"#),
+            tx(r#""line":3"#, r#""line":3e0"#),
+            tx(r#""line":3"#, r#""line":-"#),
+            tx(r#""amount_cents":-1500"#, r#""amount_cents":-0"#),
+            tx(
+                r#""amount_cents":-1500"#,
+                r#""amount_cents":1234567890123456789"#,
+            ),
+            tx(
+                r#""amount_cents":-1500"#,
+                r#""amount_cents":99999999999999999999"#,
+            ),
+            // strings printed from the input must need no escaping
+            tx(r#""merchant":"M""#, r#""merchant":"M\"""#),
+            tx(r#""merchant":"M""#, r#""merchant":"\u004d""#),
+            tx(r#""merchant":"M""#, "\"merchant\":\"M\t\""),
+            tx(r#""category":"food""#, r#""category":"fo\/od""#),
+            // skipped strings: `\u` escapes, bad escapes, raw control characters, non-strings
+            tx(r#""description":"d""#, r#""description":"\u00e9""#),
+            tx(r#""description":"d""#, r#""description":"\ud800""#),
+            tx(r#""description":"d""#, r#""description":"\x""#),
+            tx(r#""description":"d""#, "\"description\":\"\n\""),
+            tx(r#""account":"a""#, r#""account":1"#),
+            tx(r#""account":"a""#, r#""account":null"#),
+            // duplicate, unknown and missing keys
+            tx(r#""line":3"#, r#""line":3,"line":4"#),
+            tx(r#""line":3"#, r#""line":3,"note":"x""#),
+            tx(r#""line":3,"#, ""),
+            tx(r#""merchant":"M","#, ""),
+            tx(r#""li"#, r#""l\u0069"#),
+            // whitespace anywhere
+            tx(r#""line":3"#, r#""line": 3"#),
+            tx(r#""line":3"#, r#""line" :3"#),
+            format!(" {whole}"),
+            format!("{whole}\n"),
+            whole.replace(r#""question":"q""#, r#""question":"q","question":"r""#),
+            whole.replace(r#""question":"q""#, r#""questions":"q""#),
+            r#"{"question":"q"}"#.to_owned(),
+            r#"{"transactions":{}}"#.to_owned(),
+            r#"{"transactions":[]}"#.to_owned(),
+            "{}".to_owned(),
+            String::new(),
+        ];
+        for text in cases {
+            assert_eq!(analyze_text(&text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_errors_take_the_value_path() {
+        let nested = |depth: usize| {
+            let text = format!(
+                r#"{{"errors":{}{},"transactions":[{ONE_TX}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            agrees(&text)
+        };
+        assert!(nested(10).is_some());
+        // 126 is the deepest the Value path reads inside the payload, 127 it refuses
+        for depth in [126, 127, 200] {
+            assert_eq!(nested(depth), None, "{depth}");
+        }
+    }
+
+    /// Every one-byte change, deletion and truncation of a small payload: the fast
+    /// path may decline, but never disagrees with the `Value` path.
+    #[test]
+    fn no_small_edit_makes_the_paths_disagree() {
+        let second = ONE_TX
+            .replace("-1500", "20000")
+            .replace(r#""d""#, r#""x\"y""#);
+        let text = format!(
+            r#"{{"errors":[{{"line":9,"message":"m"}}],"question":"q","transactions":[{ONE_TX},{second}]}}"#
+        );
+        assert!(agrees(&text).is_some());
+        let bytes = text.as_bytes();
+        let mut read = 0;
+        for i in 0..bytes.len() {
+            for b in *b"\"\\,:{}[]0-9a .eEu\t/" {
+                let mut edited = bytes.to_vec();
+                edited[i] = b;
+                read += usize::from(agrees(std::str::from_utf8(&edited).unwrap()).is_some());
+            }
+            let mut deleted = bytes.to_vec();
+            deleted.remove(i);
+            agrees(std::str::from_utf8(&deleted).unwrap());
+            agrees(&text[..i]);
+        }
+        // plenty of edits stay in the shape the fast path reads
+        assert!(read > 100, "{read}");
     }
 }

@@ -6,13 +6,18 @@
 //! message. A question the pipeline cannot serve gets an `answer` that says what
 //! input is needed, instead of silence and a client timeout.
 
+mod canonical;
+
 use std::fmt;
+use std::ops::Range;
 
 use djinn_sdk::json::Skip;
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
+
+use canonical::Reader;
 
 /// Specialist tasks reachable with `context.task`; each maps to `<task>.request`.
 pub const TASKS: &[&str] = &["loan", "var", "lcr", "motor-insurance", "kyc"];
@@ -115,6 +120,147 @@ pub fn route_gathered(mut payload: Value) -> Result<Routed, String> {
     ))
 }
 
+/// [`route_question`] for a question with a statement, as canonical text: the
+/// `statement.ingest` payload copied from spans of `text`. `None` for anything
+/// else (a task, no statement, a blank or malformed one, text not canonical),
+/// which [`route_question`] decides.
+pub fn ingest_request_canonical(text: &str) -> Option<String> {
+    let mut r = Reader::new(text);
+    let (mut question, mut csv) = (None, None);
+    r.object(|r, key, _| {
+        match key {
+            b"question" => question = Some(r.value_text()?),
+            // not an object, or no `csv`: an error or no statement, for the Value path
+            b"statement" => csv = Some(statement_csv(r)?),
+            _ => {
+                r.value()?;
+            }
+        }
+        Some(())
+    })?;
+    r.end()?;
+    let question = match question {
+        None | Some("null") => r#""""#,
+        Some(q) if q.starts_with('"') => q,
+        Some(_) => return None,
+    };
+    let csv = csv.filter(|csv| csv.starts_with('"'))?;
+    // `csv.trim().is_empty()` needs the string unescaped; a first character that
+    // is visible ASCII (not the closing quote, not an escape) settles it.
+    let first = *csv.as_bytes().get(1)?;
+    if !first.is_ascii_graphic() || matches!(first, b'"' | b'\\') {
+        return None;
+    }
+    let mut out = String::with_capacity(csv.len() + question.len() + 20);
+    out.push_str(r#"{"csv":"#);
+    out.push_str(csv);
+    out.push_str(r#","question":"#);
+    out.push_str(question);
+    out.push('}');
+    Some(out)
+}
+
+/// The text of `statement.csv`, any JSON value; `None` if there is none.
+fn statement_csv<'a>(r: &mut Reader<'a>) -> Option<&'a str> {
+    let mut csv = None;
+    r.object(|r, key, _| {
+        let value = r.value_text()?;
+        if key == b"csv" {
+            csv = Some(value);
+        }
+        Some(())
+    })?;
+    csv
+}
+
+/// [`route_gathered`] for canonical text: the `report.request` payload copied
+/// from spans of `text`, leaving out `origin.transactions`. `None` when the text
+/// is not canonical or not the shape [`route_gathered`] accepts, which then
+/// decides.
+pub fn report_request_canonical(text: &str) -> Option<String> {
+    let mut r = Reader::new(text);
+    let (mut origin, mut results) = (None, false);
+    r.object(|r, key, _| {
+        match key {
+            b"origin" => origin = Some(OriginSpans::read(r)?),
+            b"results" => {
+                results = r.peek() == Some(b'[');
+                r.value()?;
+            }
+            _ => {
+                r.value()?;
+            }
+        }
+        Some(())
+    })?;
+    r.end()?;
+    let origin = origin.filter(|_| results)?;
+    let question = match origin.question {
+        Some(question) => text.get(question)?,
+        None => "null",
+    };
+    let mut out = String::with_capacity(text.len() + question.len() + 32);
+    out.push_str(r#"{"gathered":"#);
+    // `{`, the members before `origin`, and its key
+    out.push_str(text.get(..origin.whole.start)?);
+    match origin.transactions {
+        None => out.push_str(text.get(origin.whole.clone())?),
+        Some(transactions) => {
+            // `{a,` + transactions + `,b}`: the members before it end with a
+            // comma and the ones after start with one; keep one between them.
+            let before = text.get(origin.whole.start + 1..transactions.start)?;
+            let after = text.get(transactions.end..origin.whole.end - 1)?;
+            out.push('{');
+            match before.strip_suffix(',') {
+                Some(before) => {
+                    out.push_str(before);
+                    out.push_str(after);
+                }
+                None => out.push_str(after.strip_prefix(',').unwrap_or(after)),
+            }
+            out.push('}');
+        }
+    }
+    // the members after `origin`, and the closing `}`
+    out.push_str(text.get(origin.whole.end..)?);
+    out.push_str(r#","question":"#);
+    out.push_str(question);
+    out.push('}');
+    Some(out)
+}
+
+/// Where `origin`, its `transactions` member (key and value) and its
+/// `question` value lie in the text.
+struct OriginSpans {
+    whole: Range<usize>,
+    transactions: Option<Range<usize>>,
+    question: Option<Range<usize>>,
+}
+
+impl OriginSpans {
+    /// Reads `origin`; `None` also when it is not an object, an error that
+    /// [`route_gathered`] words.
+    fn read(r: &mut Reader) -> Option<OriginSpans> {
+        let start = r.pos();
+        let (mut transactions, mut question) = (None, None);
+        r.object(|r, key, member_start| {
+            let value_start = r.pos();
+            r.value()?;
+            match key {
+                b"transactions" => transactions = Some(member_start..r.pos()),
+                b"question" => question = Some(value_start..r.pos()),
+                _ => {}
+            }
+            Some(())
+        })?;
+        Some(OriginSpans {
+            whole: start..r.pos(),
+            transactions,
+            question,
+        })
+    }
+}
+
 /// `analysis.gathered` read into a `Value` except `origin.transactions`, which is
 /// checked as strictly as a `Value` would read it and dropped while parsing, not
 /// built and then removed by [`route_gathered`]: it is about half the bytes. Any
@@ -184,22 +330,45 @@ impl Agent for Supervisor {
     }
 
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
-        let routed = match msg.topic.as_str() {
-            "question" => route_question(&msg.json()?),
-            "analysis.gathered" => match serde_json::from_str::<Gathered>(&msg.payload) {
-                Ok(Gathered(payload)) => route_gathered(payload),
-                Err(_) => route_gathered(msg.json()?),
-            },
-            other => {
-                msg.json()?;
-                Err(format!("supervisor does not handle topic `{other}`"))
-            }
+        // fuel: the pipeline's own messages are canonical and are copied span by
+        // span, for a fraction of the fuel of reading and printing a `Value`
+        let (topic, out) = match route_canonical(&msg) {
+            Some(routed) => routed,
+            None => route(&msg)?,
         };
-        let (topic, out) = routed.map_err(PluginError::InvalidInput)?;
-        let mut reply = msg.reply(&topic, out.to_string());
+        let mut reply = msg.reply(&topic, out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
+}
+
+/// What `msg` becomes, as (topic, payload text), read through `Value`s: the
+/// definition the canonical fast path must agree with.
+fn route(msg: &Message) -> Result<(String, String), PluginError> {
+    let routed = match msg.topic.as_str() {
+        "question" => route_question(&msg.json()?),
+        "analysis.gathered" => match serde_json::from_str::<Gathered>(&msg.payload) {
+            Ok(Gathered(payload)) => route_gathered(payload),
+            Err(_) => route_gathered(msg.json()?),
+        },
+        other => {
+            msg.json()?;
+            Err(format!("supervisor does not handle topic `{other}`"))
+        }
+    };
+    let (topic, out) = routed.map_err(PluginError::InvalidInput)?;
+    Ok((topic, out.to_string()))
+}
+
+/// [`route`] for the pipeline's own messages in canonical form (see
+/// [`canonical`]); `None` hands the message to [`route`].
+fn route_canonical(msg: &Message) -> Option<(String, String)> {
+    let (topic, out) = match msg.topic.as_str() {
+        "question" => ("statement.ingest", ingest_request_canonical(&msg.payload)?),
+        "analysis.gathered" => ("report.request", report_request_canonical(&msg.payload)?),
+        _ => return None,
+    };
+    Some((topic.to_owned(), out))
 }
 
 djinn_sdk::export_agent!(Supervisor);
@@ -300,5 +469,300 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Gathered>(text).is_err(), "{text}");
         }
+    }
+
+    /// Routes `text` on `topic` both ways. When the canonical path answers, its
+    /// reply must be the `Value` path's, byte for byte (and the `Value` path must
+    /// not have refused the text); returns whether it answered.
+    fn fast_agrees(topic: &str, text: &str) -> bool {
+        let msg = Message::new(topic, text);
+        let general = route(&msg);
+        match route_canonical(&msg) {
+            Some(fast) => {
+                assert_eq!(Ok(fast), general, "{topic}: {text}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    const GATHERED: &str = include_str!("../testdata/analysis-gathered.json");
+
+    fn question_with_statement() -> String {
+        let csv = include_str!("../../../../examples/statement.csv");
+        json!({"question": "How am I doing?", "statement": {"csv": csv}}).to_string()
+    }
+
+    #[test]
+    fn the_pipelines_gathered_message_is_copied_not_parsed() {
+        // the bus prints it from a `Value`, so it is canonical
+        let value: Value = serde_json::from_str(GATHERED).unwrap();
+        assert_eq!(value.to_string(), GATHERED);
+        assert!(fast_agrees("analysis.gathered", GATHERED));
+        let out = report_request_canonical(GATHERED).unwrap();
+        assert!(!out.contains("\"transactions\"") && out.contains("\"income_cents\""));
+    }
+
+    #[test]
+    fn the_pipelines_question_is_copied_not_parsed() {
+        let text = question_with_statement();
+        assert!(fast_agrees("question", &text));
+        let out = ingest_request_canonical(&text).unwrap();
+        assert!(out.starts_with(r#"{"csv":"date,description"#), "{out}");
+    }
+
+    /// Gathered messages that differ from a canonical one in a single place.
+    fn gathered_with(origin_member: &str) -> String {
+        format!(
+            r#"{{"failed":[],"origin":{{"question":"q",{origin_member},"transactions":[{{"line":2}}]}},"results":[]}}"#
+        )
+    }
+
+    #[test]
+    fn gathered_text_that_would_print_differently_takes_the_value_path() {
+        let cases: &[(&str, bool)] = &[
+            // strings: escapes exactly as serde_json writes them, raw UTF-8
+            ("\"r\":\"Café 🚀 \u{2028}\"", true),
+            (r#""r":"Caf\u00e9""#, false),
+            (r#""r":"a\"b\\c\nd\te\rf\bg\fh\u0001\u001f""#, true),
+            ("\"r\":\"\u{7f}\"", true),
+            (r#""r":"\u007f""#, false),
+            (r#""r":"\u001F""#, false),
+            (r#""r":"\u0008""#, false),
+            (r#""r":"\u000a""#, false),
+            (r#""r":"a\/b""#, false),
+            (r#""r":"\ud83d\ude80""#, false),
+            (r#""r":"\ud800""#, false),
+            (r#""r":"\x""#, false),
+            // numbers: integers that stay integers, floats that print back
+            (
+                r#""r":[0,-1,18446744073709551615,-9223372036854775808]"#,
+                true,
+            ),
+            (r#""r":18446744073709551616"#, false),
+            (r#""r":-9223372036854775809"#, false),
+            (r#""r":-0"#, false),
+            (r#""r":01"#, false),
+            (r#""r":[1.0,0.1,-0.0,33037.5,1e+100,1.5e-7]"#, true),
+            (r#""r":1e2"#, false),
+            (r#""r":1E100"#, false),
+            (r#""r":1e100"#, false),
+            (r#""r":1.50"#, false),
+            (r#""r":100.0e0"#, false),
+            (r#""r":1e400"#, false),
+            (r#""r":1."#, false),
+            (r#""r":.5"#, false),
+            (r#""r":-"#, false),
+            // literals and containers
+            (r#""r":[true,false,null,{},[],{"a":{"b":[]}}]"#, true),
+            (r#""r":tru"#, false),
+            (r#""r":nulls"#, false),
+            (r#""r":[1,]"#, false),
+            (r#""r":{"a":1,}"#, false),
+            // keys: strictly increasing bytes, no escapes
+            (r#""r":{"a":1,"ab":2,"b":3,"é":4}"#, true),
+            (r#""r":{"b":1,"a":2}"#, false),
+            (r#""r":{"a":1,"a":2}"#, false),
+            (r#""r":{"a\n":1}"#, false),
+            (r#""r":{"a":1, "b":2}"#, false),
+        ];
+        for (member, hits) in cases {
+            let text = gathered_with(member);
+            assert_eq!(fast_agrees("analysis.gathered", &text), *hits, "{text}");
+        }
+        // whitespace anywhere, trailing text, unsorted or duplicate top-level keys
+        for text in [
+            r#" {"origin":{},"results":[]}"#,
+            r#"{"origin":{},"results":[]} "#,
+            "{\"origin\":{},\n\"results\":[]}",
+            r#"{"origin":{},"results":[]}x"#,
+            r#"{"results":[],"origin":{}}"#,
+            r#"{"origin":{},"origin":{},"results":[]}"#,
+            r#"{"origin":{"transactions":[],"question":"q"},"results":[]}"#,
+        ] {
+            assert!(!fast_agrees("analysis.gathered", text), "{text}");
+        }
+    }
+
+    #[test]
+    fn gathered_nesting_stops_short_of_serde_jsons_limit() {
+        let nested = |depth: usize| {
+            let inner = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            format!(r#"{{"origin":{{"r":{inner}}},"results":[]}}"#)
+        };
+        assert!(fast_agrees("analysis.gathered", &nested(90)));
+        for depth in [120, 130, 1000] {
+            assert!(!fast_agrees("analysis.gathered", &nested(depth)), "{depth}");
+        }
+    }
+
+    #[test]
+    fn gathered_drops_transactions_wherever_they_are() {
+        for text in [
+            r#"{"origin":{"transactions":[1]},"results":[]}"#,
+            r#"{"origin":{"question":"q","transactions":[1]},"results":[]}"#,
+            r#"{"origin":{"transactions":[1],"z":2},"results":[]}"#,
+            r#"{"origin":{"a":1,"transactions":{"x":[1,2]},"z":[3]},"results":[]}"#,
+            r#"{"origin":{"a":1,"question":null},"results":[{"agent":"x","payload":{},"topic":"t"}]}"#,
+            r#"{"origin":{"question":{"text":"q"}},"results":[]}"#,
+            r#"{"origin":{},"results":[]}"#,
+            // only `origin.transactions` goes
+            r#"{"a":{"transactions":1},"failed":[],"origin":{"b":{"transactions":2}},"results":[],"transactions":3}"#,
+        ] {
+            assert!(fast_agrees("analysis.gathered", text), "{text}");
+        }
+    }
+
+    #[test]
+    fn gathered_of_the_wrong_shape_is_refused_by_the_value_path() {
+        for text in [
+            r#"{"results":[]}"#,
+            r#"{"origin":[],"results":[]}"#,
+            r#"{"origin":null,"results":[]}"#,
+            r#"{"origin":{}}"#,
+            r#"{"origin":{},"results":{}}"#,
+            r#"[{"origin":{},"results":[]}]"#,
+            "",
+            "{",
+        ] {
+            assert!(!fast_agrees("analysis.gathered", text), "{text}");
+            assert!(route(&Message::new("analysis.gathered", text)).is_err());
+        }
+    }
+
+    #[test]
+    fn questions_other_than_a_plain_statement_take_the_value_path() {
+        let cases: &[(&str, bool)] = &[
+            (r#"{"question":"q","statement":{"csv":"date\n1"}}"#, true),
+            (r#"{"statement":{"csv":"d"}}"#, true),
+            (r#"{"question":null,"statement":{"csv":"d"}}"#, true),
+            (
+                r#"{"context":{"task":"loan"},"question":"q","statement":{"csv":"d","x":1}}"#,
+                true,
+            ),
+            (
+                r#"{"question":"q","statement":{"csv":"d"},"z":[1.5]}"#,
+                true,
+            ),
+            (r#"{"question":"Caf\u00e9","statement":{"csv":"d"}}"#, false),
+            (r#"{"question":3,"statement":{"csv":"d"}}"#, false),
+            (r#"{"question":"q","statement":{"csv":3}}"#, false),
+            (r#"{"question":"q","statement":{"csv":""}}"#, false),
+            (r#"{"question":"q","statement":{"csv":"  "}}"#, false),
+            (r#"{"question":"q","statement":{"csv":"\n"}}"#, false),
+            (r#"{"question":"q","statement":{"csv":"\"a\""}}"#, false),
+            (r#"{"question":"q","statement":{"csv":" d"}}"#, false),
+            (r#"{"question":"q","statement":{}}"#, false),
+            (r#"{"question":"q","statement":null}"#, false),
+            (r#"{"question":"q","statement":[]}"#, false),
+            (r#"{"question":"q"}"#, false),
+            (
+                r#"{"context":{"task":"loan","params":{"a":1}},"question":"q"}"#,
+                false,
+            ),
+            (r#"{"statement":{"csv":"d"},"question":"q"}"#, false),
+            (r#"{"question":"q","statement":{"csv":"d"}} "#, false),
+            (r#""just text""#, false),
+        ];
+        for (text, hits) in cases {
+            assert_eq!(fast_agrees("question", text), *hits, "{text}");
+        }
+    }
+
+    /// A xorshift generator: the edits are random but the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Random edits of canonical messages: whatever the fast path still accepts,
+    /// it must route exactly as the `Value` path does.
+    #[test]
+    fn edited_messages_route_the_same_both_ways() {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"",
+            "\\",
+            "\\u00",
+            "\\n",
+            "0",
+            "1",
+            "-",
+            ".",
+            "e",
+            "E",
+            "+",
+            " ",
+            "\n",
+            "a",
+            "é",
+            "🚀",
+            "true",
+            "null",
+            "1.5",
+            "-0",
+            "\"transactions\":",
+            "\"origin\":",
+            "\"question\":",
+            "\"results\":",
+            "\"statement\":",
+            "\"csv\":",
+        ];
+        let seeds = [
+            ("analysis.gathered", GATHERED.to_owned()),
+            (
+                "analysis.gathered",
+                r#"{"failed":[{"agent":"f","reason":"t\n\"é\""}],"origin":{"a":[1.5,-2,0.25],"question":"q","transactions":[{"line":2,"merchant":"Café"}],"z":{"b":null}},"results":[{"agent":"x","payload":{"n":1e+100},"topic":"t"}]}"#.to_owned(),
+            ),
+            ("question", question_with_statement()),
+            (
+                "question",
+                r#"{"context":{"task":"loan"},"question":"q\u0001","statement":{"csv":"d,e\n1,2.5\n","x":[1.5]}}"#.to_owned(),
+            ),
+        ];
+        let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+        let (mut hits, mut misses) = (0, 0);
+        for (topic, seed) in &seeds {
+            // a few positions on a big seed hit everything; more on the small ones
+            let rounds = if seed.len() > 1000 { 300 } else { 3000 };
+            for _ in 0..rounds {
+                let mut text = seed.clone();
+                for _ in 0..1 + rng.below(2) {
+                    let mut at = rng.below(text.len() + 1);
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    match rng.below(3) {
+                        0 => text.insert_str(at, PIECES[rng.below(PIECES.len())]),
+                        1 => {
+                            let mut end = (at + 1 + rng.below(4)).min(text.len());
+                            while !text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            text.replace_range(at..end, "");
+                        }
+                        _ => text.replace_range(at..at, &seed[..rng.below(8).min(seed.len())]),
+                    }
+                }
+                if fast_agrees(topic, &text) {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
+            }
+        }
+        // both paths were exercised
+        assert!(hits > 100 && misses > 100, "{hits} hits, {misses} misses");
     }
 }

@@ -37,11 +37,23 @@ impl Histogram {
 pub struct HostMetrics {
     http: Mutex<BTreeMap<(String, u16), u64>>,
     http_latency: Mutex<BTreeMap<String, Histogram>>,
-    plugin_calls: Mutex<BTreeMap<(String, &'static str), u64>>,
-    plugin_fuel: Mutex<BTreeMap<String, u64>>,
-    plugin_pool: Mutex<BTreeMap<(String, PoolEvent), u64>>,
+    /// Calls, fuel and pool events by plugin id: one map and one lock, looked up
+    /// by `&str`, so a call's counters cost no allocation (a plugin's id is copied
+    /// once, on its first call). Every plugin call and policy verdict bumps them,
+    /// ~70 times a question.
+    plugins: Mutex<BTreeMap<String, PluginCounters>>,
     policy_denials: Mutex<BTreeMap<String, u64>>,
     hot_swaps: AtomicU64,
+}
+
+/// One plugin's counters.
+#[derive(Debug, Default)]
+struct PluginCounters {
+    /// Calls by outcome (`ok` or a fault kind).
+    calls: BTreeMap<&'static str, u64>,
+    fuel: u64,
+    /// Pool events, indexed by [`PoolEvent::index`].
+    pool: [u64; PoolEvent::ALL.len()],
 }
 
 /// What a call of a pooled plugin (`[limits] pool > 0`) did with an instance.
@@ -58,6 +70,17 @@ pub enum PoolEvent {
 }
 
 impl PoolEvent {
+    const ALL: [PoolEvent; 4] = [
+        PoolEvent::Hit,
+        PoolEvent::Miss,
+        PoolEvent::Discard,
+        PoolEvent::Overflow,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PoolEvent::Hit => "hit",
@@ -95,21 +118,34 @@ impl HostMetrics {
         }
     }
 
+    /// Runs `f` on `plugin`'s counters, creating them on its first use.
+    fn for_plugin(&self, plugin: &str, f: impl FnOnce(&mut PluginCounters)) {
+        let Ok(mut m) = self.plugins.lock() else {
+            return;
+        };
+        match m.get_mut(plugin) {
+            Some(c) => f(c),
+            None => f(m.entry(plugin.to_owned()).or_default()),
+        }
+    }
+
     pub fn plugin_call(&self, plugin: &str, outcome: &'static str, fuel: u64) {
-        bump(&self.plugin_calls, (plugin.to_owned(), outcome), 1);
-        bump(&self.plugin_fuel, plugin.to_owned(), fuel);
+        self.for_plugin(plugin, |c| {
+            *c.calls.entry(outcome).or_default() += 1;
+            c.fuel += fuel;
+        });
     }
 
     pub fn plugin_pool(&self, plugin: &str, event: PoolEvent) {
-        bump(&self.plugin_pool, (plugin.to_owned(), event), 1);
+        self.for_plugin(plugin, |c| c.pool[event.index()] += 1);
     }
 
     /// How often `plugin`'s pool saw `event` (for tests and reports).
     pub fn plugin_pool_count(&self, plugin: &str, event: PoolEvent) -> u64 {
-        self.plugin_pool
+        self.plugins
             .lock()
             .ok()
-            .and_then(|m| m.get(&(plugin.to_owned(), event)).copied())
+            .and_then(|m| m.get(plugin).map(|c| c.pool[event.index()]))
             .unwrap_or(0)
     }
 
@@ -175,8 +211,10 @@ impl HostMetrics {
             "# HELP djinn_plugin_calls_total Plugin calls by plugin and outcome."
         );
         let _ = writeln!(out, "# TYPE djinn_plugin_calls_total counter");
-        if let Ok(m) = self.plugin_calls.lock() {
-            for ((plugin, outcome), n) in m.iter() {
+        let guard = self.plugins.lock();
+        let plugins = guard.as_deref().ok();
+        for (plugin, c) in plugins.into_iter().flatten() {
+            for (outcome, n) in &c.calls {
                 let _ = writeln!(
                     out,
                     "djinn_plugin_calls_total{{plugin=\"{}\",outcome=\"{outcome}\"}} {n}",
@@ -189,12 +227,13 @@ impl HostMetrics {
             "# HELP djinn_plugin_fuel_total Fuel consumed by plugin."
         );
         let _ = writeln!(out, "# TYPE djinn_plugin_fuel_total counter");
-        if let Ok(m) = self.plugin_fuel.lock() {
-            for (plugin, n) in m.iter() {
+        for (plugin, c) in plugins.into_iter().flatten() {
+            if !c.calls.is_empty() {
                 let _ = writeln!(
                     out,
-                    "djinn_plugin_fuel_total{{plugin=\"{}\"}} {n}",
-                    label(plugin)
+                    "djinn_plugin_fuel_total{{plugin=\"{}\"}} {}",
+                    label(plugin),
+                    c.fuel
                 );
             }
         }
@@ -203,16 +242,20 @@ impl HostMetrics {
             "# HELP djinn_plugin_pool_total Instance-pool events of pooled plugins (hit, miss, discard, overflow)."
         );
         let _ = writeln!(out, "# TYPE djinn_plugin_pool_total counter");
-        if let Ok(m) = self.plugin_pool.lock() {
-            for ((plugin, event), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "djinn_plugin_pool_total{{plugin=\"{}\",event=\"{}\"}} {n}",
-                    label(plugin),
-                    event.as_str()
-                );
+        for (plugin, c) in plugins.into_iter().flatten() {
+            for event in PoolEvent::ALL {
+                let n = c.pool[event.index()];
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "djinn_plugin_pool_total{{plugin=\"{}\",event=\"{}\"}} {n}",
+                        label(plugin),
+                        event.as_str()
+                    );
+                }
             }
         }
+        drop(guard);
         let _ = writeln!(out, "# HELP djinn_policy_denials_total Denials by policy.");
         let _ = writeln!(out, "# TYPE djinn_policy_denials_total counter");
         if let Ok(m) = self.policy_denials.lock() {
@@ -267,6 +310,9 @@ mod tests {
         assert!(text.contains("djinn_hot_swaps_total 1"));
         assert!(text.contains("djinn_plugin_pool_total{plugin=\"coach\",event=\"hit\"} 2"));
         assert!(text.contains("djinn_plugin_pool_total{plugin=\"coach\",event=\"discard\"} 1"));
+        // Only events that happened are shown, and fuel only for plugins that were called.
+        assert!(!text.contains("event=\"miss\""));
+        assert!(!text.contains("djinn_plugin_fuel_total{plugin=\"coach\"}"));
         assert_eq!(m.plugin_pool_count("coach", PoolEvent::Hit), 2);
         assert_eq!(m.plugin_pool_count("coach", PoolEvent::Miss), 0);
     }

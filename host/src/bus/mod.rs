@@ -2,11 +2,21 @@
 //! message through the policy gate.
 //!
 //! A message goes to one agent (`recipient`) or to every agent subscribed to its
-//! topic. Each delivery is a task in the question's own [`JoinSet`], so recipients
-//! run concurrently on tokio's workers, and dropping the question's future (the
-//! caller went away) drops the set, which aborts every pending call: nothing the
-//! question started outlives it except the background work on the answer (the
-//! judge), which is spawned on purpose with its own deadline.
+//! topic. A message with several recipients (a fan-out) becomes one task per
+//! delivery in the question's own [`JoinSet`], so the recipients run in parallel
+//! on tokio's workers. A message with one recipient is delivered by the
+//! question's own task (a future it polls next to the others), not spawned.
+//! Dropping the question's future (the caller went away) drops both, which stops
+//! every pending call: nothing the question started outlives it except the
+//! background work on the answer (the judge), which is spawned on purpose with
+//! its own deadline.
+//!
+//! Why a lone delivery is not a task: most of a pipeline is a chain of single
+//! hops, and a spawned hop hands the question from task to task, and so, once
+//! tokio's same-worker fast path (its LIFO slot) is spent after a few polls, from
+//! worker to worker: a wake-up and a cold cache per hop for no parallelism at all.
+//! Polled in place, a chain runs on one worker, and only a real fan-out pays for
+//! spreading out (docs/performance.md has the figures).
 //!
 //! Why the limits: agents are untrusted code, so a question is bounded three ways.
 //! The deadline bounds time; the hop limit stops a chain that feeds itself
@@ -25,10 +35,15 @@ pub mod gate;
 pub mod result;
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -481,6 +496,11 @@ struct GatheredResult {
     topic: String,
 }
 
+/// A delivery polled by the question's task: its key and its result, or the
+/// message of the panic it caught (a panicking delivery fails its branch, as a
+/// panicking task does, instead of taking the question down with it).
+type InlineDelivery = Pin<Box<dyn Future<Output = (u64, Result<Delivered, String>)> + Send>>;
+
 enum Routed {
     Continue,
     Answer(Message),
@@ -491,8 +511,14 @@ struct Run {
     inner: Arc<Inner>,
     correlation: Arc<str>,
     started: Instant,
+    /// Fan-out deliveries, one task each.
     tasks: JoinSet<Delivered>,
     in_flight: HashMap<tokio::task::Id, (String, String)>,
+    /// Lone deliveries, polled by this task (see the module docs); each yields its
+    /// key in `inline_pending` with its result, or the panic it caught.
+    inline: FuturesUnordered<InlineDelivery>,
+    inline_pending: HashMap<u64, (String, String)>,
+    next_inline: u64,
     gathers: HashMap<u64, Gather>,
     next_gather: u64,
     outbox: VecDeque<(Message, u32)>,
@@ -518,6 +544,9 @@ impl Run {
             started: Instant::now(),
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
+            inline: FuturesUnordered::new(),
+            inline_pending: HashMap::new(),
+            next_inline: 0,
             gathers: HashMap::new(),
             next_gather: 0,
             outbox: VecDeque::new(),
@@ -619,14 +648,28 @@ impl Run {
                 Some(Err(status)) => break status,
                 None => {}
             }
+            if self.tasks.is_empty() && self.inline.is_empty() {
+                break AskStatus::NoAnswer;
+            }
             tokio::select! {
                 biased;
                 () = registration.cancelled() => break AskStatus::Cancelled,
                 () = tokio::time::sleep_until(deadline) => break AskStatus::Deadline {
                     timeout_ms: self.inner.config.question_timeout.as_millis() as u64,
                 },
-                next = self.tasks.join_next_with_id() => match next {
-                    None => break AskStatus::NoAnswer,
+                Some((key, outcome)) = self.inline.next(), if !self.inline.is_empty() => {
+                    let (agent, topic) = self.inline_pending.remove(&key).unwrap_or_default();
+                    match outcome {
+                        Ok(delivered) => self.on_delivered(delivered),
+                        Err(panic) => self.add_failed(FailedBranch {
+                            agent,
+                            topic,
+                            reason: format!("delivery panicked: {panic}"),
+                        }),
+                    }
+                }
+                next = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => match next {
+                    None => {}
                     Some(Ok((id, delivered))) => {
                         self.in_flight.remove(&id);
                         self.on_delivered(delivered);
@@ -660,8 +703,12 @@ impl Run {
                 AskStatus::Cancelled => "stopped: the question was cancelled".to_owned(),
                 _ => "stopped".to_owned(),
             };
-            let mut pending: Vec<(String, String)> =
-                self.in_flight.drain().map(|(_, v)| v).collect();
+            let mut pending: Vec<(String, String)> = self
+                .in_flight
+                .drain()
+                .map(|(_, v)| v)
+                .chain(self.inline_pending.drain().map(|(_, v)| v))
+                .collect();
             pending.sort();
             for (agent, topic) in pending {
                 self.add_failed(FailedBranch {
@@ -809,6 +856,7 @@ impl Run {
             return Routed::Continue;
         }
         let gather_deadline = gather.map(|_| tokio::time::Instant::now() + config.gather_timeout);
+        let lone = recipients.len() == 1;
         for agent in recipients {
             let key = (agent.id.clone(), msg.topic.clone());
             let job = Job {
@@ -818,13 +866,25 @@ impl Run {
                 gather,
                 gather_deadline,
             };
-            let handle = self.tasks.spawn(deliver(
+            let delivery = deliver(
                 self.inner.clone(),
                 self.correlation.clone(),
                 self.started,
                 job,
-            ));
-            self.in_flight.insert(handle.id(), key);
+            );
+            if lone {
+                let id = self.next_inline;
+                self.next_inline += 1;
+                self.inline_pending.insert(id, key);
+                self.inline.push(Box::pin(
+                    AssertUnwindSafe(delivery)
+                        .catch_unwind()
+                        .map(move |r| (id, r.map_err(|p| panic_message(&*p)))),
+                ));
+            } else {
+                let handle = self.tasks.spawn(delivery);
+                self.in_flight.insert(handle.id(), key);
+            }
         }
         Routed::Continue
     }
@@ -929,6 +989,15 @@ impl Run {
         };
         self.outbox.push_back((msg, gather.origin_hop + 1));
     }
+}
+
+/// The text of a caught panic (a `&str` or `String` payload, as `panic!` makes).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// Starts the answer's subscribers (the judge) off the caller's path.

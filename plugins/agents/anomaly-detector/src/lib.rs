@@ -8,6 +8,8 @@
 //! charges and first-seen payees with unusually large amounts. Every anomaly
 //! names its statement line and the numbers it was judged on.
 
+mod print;
+
 use std::collections::BTreeMap;
 
 use djinn_sdk::json::{Object, Skip};
@@ -26,14 +28,15 @@ pub const BASELINE_DAYS: i64 = 30;
 /// Fewest debits for a meaningful 90th percentile.
 pub const MIN_FOR_PERCENTILE: usize = 5;
 
-/// A debit, with its magnitude in minor units.
+/// A debit, with its magnitude in minor units. Its text borrows from the payload
+/// (fuel: three `String`s a debit cost ~600 wasm instructions in dlmalloc).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Debit {
+pub struct Debit<'a> {
     pub line: i64,
     pub day: i64,
-    pub date: String,
-    pub merchant: String,
-    pub category: String,
+    pub date: &'a str,
+    pub merchant: &'a str,
+    pub category: &'a str,
     pub cents: i64,
 }
 
@@ -48,16 +51,12 @@ pub struct Anomaly {
 
 /// Days since 1970-01-01 for `YYYY-MM-DD` (Howard Hinnant's days_from_civil).
 pub fn day_number(date: &str) -> Result<i64, String> {
-    let bad = || format!("date `{date}` is not YYYY-MM-DD");
-    let mut it = date.splitn(3, '-');
-    let mut next = || {
-        it.next()
-            .and_then(|p| p.parse::<i64>().ok())
-            .ok_or_else(bad)
+    let (y, m, d) = match plain_ymd(date.as_bytes()) {
+        Some(ymd) => ymd,
+        None => split_ymd(date)?,
     };
-    let (y, m, d) = (next()?, next()?, next()?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
+        return Err(format!("date `{date}` is not YYYY-MM-DD"));
     }
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -66,6 +65,40 @@ pub fn day_number(date: &str) -> Result<i64, String> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     Ok(era * 146_097 + doe - 719_468)
+}
+
+/// Year, month and day of exactly `DDDD-DD-DD` (ASCII digits), which [`split_ymd`]
+/// reads the same way (fuel: `splitn` and three `parse` calls cost ~500 wasm
+/// instructions a date; this ~40). Anything else is `None`.
+fn plain_ymd(date: &[u8]) -> Option<(i64, i64, i64)> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = date else {
+        return None;
+    };
+    let mut n = [0i64; 8];
+    for (slot, b) in n.iter_mut().zip([y0, y1, y2, y3, m0, m1, d0, d1]) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        *slot = i64::from(b - b'0');
+    }
+    Some((
+        n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3],
+        n[4] * 10 + n[5],
+        n[6] * 10 + n[7],
+    ))
+}
+
+/// Year, month and day of `Y-M-D`, each part as `i64::from_str` reads it: the
+/// general reading, which defines what [`day_number`] accepts.
+fn split_ymd(date: &str) -> Result<(i64, i64, i64), String> {
+    let bad = || format!("date `{date}` is not YYYY-MM-DD");
+    let mut it = date.splitn(3, '-');
+    let mut next = || {
+        it.next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    Ok((next()?, next()?, next()?))
 }
 
 fn median(sorted: &[f64]) -> f64 {
@@ -101,7 +134,7 @@ fn round2(x: f64) -> f64 {
 pub fn category_outliers(debits: &[Debit]) -> Vec<Anomaly> {
     let mut by_cat: BTreeMap<&str, Vec<&Debit>> = BTreeMap::new();
     for d in debits {
-        by_cat.entry(&d.category).or_default().push(d);
+        by_cat.entry(d.category).or_default().push(d);
     }
     let mut out = Vec::new();
     for (cat, ds) in by_cat {
@@ -155,11 +188,14 @@ pub fn duplicate_charges(debits: &[Debit]) -> Vec<Anomaly> {
     order.sort_by_key(|d| (d.day, d.line));
     let mut out = Vec::new();
     for (j, later) in order.iter().enumerate() {
-        let first = order[..j].iter().rev().find(|e| {
-            e.merchant == later.merchant
-                && e.cents == later.cents
-                && later.day - e.day <= DUPLICATE_DAYS
-        });
+        // `order` is sorted by day, so going back the gap only grows: stop at the
+        // first charge out of the window instead of scanning the whole statement
+        // (fuel: quadratic in the debits otherwise).
+        let first = order[..j]
+            .iter()
+            .rev()
+            .take_while(|e| later.day - e.day <= DUPLICATE_DAYS)
+            .find(|e| e.merchant == later.merchant && e.cents == later.cents);
         if let Some(first) = first {
             out.push(Anomaly {
                 kind: "duplicate_charge",
@@ -188,7 +224,7 @@ pub fn duplicate_charges(debits: &[Debit]) -> Vec<Anomaly> {
 /// first transaction of any kind.
 pub fn new_large_payees(
     debits: &[Debit],
-    first_seen: &BTreeMap<String, (i64, i64)>,
+    first_seen: &BTreeMap<&str, (i64, i64)>,
     start_day: i64,
 ) -> Vec<Anomaly> {
     if debits.len() < MIN_FOR_PERCENTILE {
@@ -199,11 +235,13 @@ pub fn new_large_payees(
         return Vec::new();
     };
     let mut out = Vec::new();
-    for d in debits {
-        let Some(&(day, line)) = first_seen.get(&d.merchant) else {
+    // The amount is tested before the payee is looked up: most debits are at or
+    // below the 90th percentile (fuel: a map lookup compares strings).
+    for d in debits.iter().filter(|d| d.cents > p90) {
+        let Some(&(day, line)) = first_seen.get(d.merchant) else {
             continue;
         };
-        if line != d.line || day - start_day < BASELINE_DAYS || d.cents <= p90 {
+        if line != d.line || day - start_day < BASELINE_DAYS {
             continue;
         }
         out.push(Anomaly {
@@ -224,16 +262,17 @@ pub fn new_large_payees(
 }
 
 /// What the checks need from the transaction list, gathered in statement order.
-struct Collected {
-    debits: Vec<Debit>,
-    first_seen: BTreeMap<String, (i64, i64)>,
+struct Collected<'a> {
+    debits: Vec<Debit<'a>>,
+    first_seen: BTreeMap<&'a str, (i64, i64)>,
     start_day: i64,
 }
 
-impl Collected {
-    fn new() -> Collected {
+impl<'a> Collected<'a> {
+    /// Room for `capacity` debits (fuel: grown once instead of doubling).
+    fn with_capacity(capacity: usize) -> Collected<'a> {
         Collected {
-            debits: Vec::new(),
+            debits: Vec::with_capacity(capacity),
             first_seen: BTreeMap::new(),
             start_day: i64::MAX,
         }
@@ -243,16 +282,13 @@ impl Collected {
         &mut self,
         line: i64,
         day: i64,
-        date: &str,
-        merchant: &str,
-        category: &str,
+        date: &'a str,
+        merchant: &'a str,
+        category: &'a str,
         cents: i64,
     ) -> Result<(), String> {
         self.start_day = self.start_day.min(day);
-        let seen = self
-            .first_seen
-            .entry(merchant.to_owned())
-            .or_insert((day, line));
+        let seen = self.first_seen.entry(merchant).or_insert((day, line));
         if (day, line) < *seen {
             *seen = (day, line);
         }
@@ -260,9 +296,9 @@ impl Collected {
             self.debits.push(Debit {
                 line,
                 day,
-                date: date.to_owned(),
-                merchant: merchant.to_owned(),
-                category: category.to_owned(),
+                date,
+                merchant,
+                category,
                 cents: cents.checked_neg().ok_or("amount out of range")?,
             });
         }
@@ -276,7 +312,7 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
         .get("transactions")
         .and_then(Value::as_array)
         .ok_or("analysis.result needs an array `transactions`")?;
-    let mut collected = Collected::new();
+    let mut collected = Collected::with_capacity(txs.len());
     for (i, t) in txs.iter().enumerate() {
         let field = |k: &str| {
             t.get(k)
@@ -310,7 +346,7 @@ pub fn detect(analysis: &Value) -> Result<Value, String> {
 /// errors; for payloads both read, the result is the same (tests below).
 pub fn detect_text(payload: &str) -> Option<Value> {
     let Object(analysis) = serde_json::from_str::<Object<AnalysisIn>>(payload).ok()?;
-    let mut collected = Collected::new();
+    let mut collected = Collected::with_capacity(analysis.transactions.len());
     for Object(t) in &analysis.transactions {
         let day = day_number(t.date).ok()?;
         collected
@@ -385,18 +421,39 @@ fn report(collected: Collected, currency: Value) -> Value {
     for a in &all {
         *counts.entry(a.kind).or_default() += 1;
     }
+    // Built by hand, not with `json!`, which serializes each value from a
+    // reference: that would deep-copy every reason and evidence tree (fuel).
+    let anomalies = all
+        .into_iter()
+        .map(|a| {
+            let mut o = serde_json::Map::new();
+            o.insert("kind".into(), a.kind.into());
+            o.insert("line".into(), a.line.into());
+            o.insert("reason".into(), a.reason.into());
+            o.insert("evidence".into(), a.evidence);
+            Value::Object(o)
+        })
+        .collect::<Vec<_>>();
     json!({
-        "anomalies": all.iter().map(|a| json!({"kind": a.kind, "line": a.line, "reason": a.reason, "evidence": a.evidence})).collect::<Vec<_>>(),
+        "anomalies": anomalies,
         "counts": counts,
         "debits_checked": debits.len(),
         "currency": currency,
         "method": {
-            "category_outlier": format!("modified z = 0.6745·(x − median)/MAD per category of debits, |z| > {Z_THRESHOLD}, at least {MIN_IN_CATEGORY} debits; MAD = 0 falls back to 1.2533·mean absolute deviation"),
-            "duplicate_charge": format!("same merchant and amount within {DUPLICATE_DAYS} days; the later charge is reported"),
-            "new_large_payee": format!("a merchant first seen more than {BASELINE_DAYS} days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs {MIN_FOR_PERCENTILE} debits)"),
+            "category_outlier": METHOD_CATEGORY_OUTLIER,
+            "duplicate_charge": METHOD_DUPLICATE_CHARGE,
+            "new_large_payee": METHOD_NEW_LARGE_PAYEE,
         },
     })
 }
+
+// How each check works, as the reply states it. Literals rather than `format!`
+// of the constants above (fuel: ~3k instructions a call, more for the float);
+// `method_texts_state_the_constants` keeps them in step.
+const METHOD_CATEGORY_OUTLIER: &str = "modified z = 0.6745·(x − median)/MAD per category of debits, |z| > 3.5, at least 3 debits; MAD = 0 falls back to 1.2533·mean absolute deviation";
+const METHOD_DUPLICATE_CHARGE: &str =
+    "same merchant and amount within 3 days; the later charge is reported";
+const METHOD_NEW_LARGE_PAYEE: &str = "a merchant first seen more than 30 days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs 5 debits)";
 
 struct AnomalyDetector;
 
@@ -412,7 +469,7 @@ impl Agent for AnomalyDetector {
             Some(out) => out,
             None => detect(&msg.json()?).map_err(PluginError::InvalidInput)?,
         };
-        let mut reply = msg.reply("anomalies.result", out.to_string());
+        let mut reply = msg.reply("anomalies.result", print::to_json(&out));
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -426,6 +483,145 @@ mod tests {
 
     fn tx(line: i64, date: &str, merchant: &str, cat: &str, cents: i64) -> Value {
         json!({"line": line, "date": date, "merchant": merchant, "category": cat, "amount_cents": cents})
+    }
+
+    #[test]
+    fn plain_dates_read_as_the_general_reading() {
+        for date in [
+            "2024-01-05",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-1-05",
+            "+024-01-01",
+            "-024-01-01",
+            "2024-01-0x",
+            "2024/01/01",
+            " 2024-01-01",
+            "2024-01-01 ",
+            "2024-00-10",
+            "2024-01-32",
+            "20240-01-01",
+            "2024-01-011",
+            "",
+            "٢٠٢٤-01-01",
+        ] {
+            if let Some(ymd) = plain_ymd(date.as_bytes()) {
+                assert_eq!(Ok(ymd), split_ymd(date), "{date}");
+            }
+        }
+        assert_eq!(plain_ymd(b"2024-07-31"), Some((2024, 7, 31)));
+        assert_eq!(day_number("2024-1-5"), day_number("2024-01-05"));
+        assert_eq!(
+            day_number("2024-00-10"),
+            Err("date `2024-00-10` is not YYYY-MM-DD".to_owned())
+        );
+    }
+
+    /// The windowed scan finds what a scan of every earlier charge finds.
+    #[test]
+    fn duplicate_scan_matches_the_full_scan() {
+        let debit = |line, day, merchant, cents| Debit {
+            line,
+            day,
+            date: "d",
+            merchant,
+            category: "c",
+            cents,
+        };
+        let debits = [
+            debit(9, 10, "A", 5),
+            debit(2, 10, "A", 5),
+            debit(3, 13, "A", 5),
+            debit(4, 14, "A", 5),
+            debit(5, 14, "B", 5),
+            debit(6, 18, "A", 5),
+            debit(7, 21, "A", 6),
+            debit(8, 21, "A", 5),
+            debit(1, 30, "B", 5),
+            debit(10, 30, "B", 5),
+        ];
+        let mut order: Vec<&Debit> = debits.iter().collect();
+        order.sort_by_key(|d| (d.day, d.line));
+        let full: Vec<(i64, i64)> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(j, later)| {
+                let first = order[..j].iter().rev().find(|e| {
+                    e.merchant == later.merchant
+                        && e.cents == later.cents
+                        && later.day - e.day <= DUPLICATE_DAYS
+                })?;
+                Some((later.line, first.line))
+            })
+            .collect();
+        let windowed: Vec<(i64, i64)> = duplicate_charges(&debits)
+            .iter()
+            .map(|a| (a.line, a.evidence["first_line"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(windowed, full);
+        assert_eq!(full, [(9, 2), (3, 9), (4, 3), (8, 6), (10, 1)]);
+    }
+
+    /// What the agent sends: the hand printer's text is `Value::to_string`'s,
+    /// on both paths, escapes and unicode included.
+    #[test]
+    fn reply_text_is_the_value_text() {
+        let mut txs = vec![tx(2, "2024-01-01", "RENT", "rent", -2_500_000)];
+        for i in 0..9 {
+            txs.push(tx(
+                3 + i,
+                &format!("2024-01-{:02}", 10 + i),
+                "B\"B \\ \n",
+                "groc\u{1}eries",
+                -(200_000 + i * 1_000),
+            ));
+        }
+        txs.push(tx(12, "2024-01-20", "NET🚀", "subs", -64_900));
+        txs.push(tx(13, "2024-01-21", "NET🚀", "subs", -64_900));
+        txs.push(tx(
+            14,
+            "2024-02-20",
+            "B\"B \\ \n",
+            "groc\u{1}eries",
+            -2_000_000,
+        ));
+        txs.push(tx(15, "2024-02-21", "CROMA", "electronics", -5_000_000));
+        let a = json!({"currency": {"code": "I\"NR", "n": [1.5, null]}, "transactions": txs});
+        let r = detect(&a).unwrap();
+        for kind in ["category_outlier", "duplicate_charge", "new_large_payee"] {
+            assert_eq!(r["counts"][kind], 1, "{r}");
+        }
+        assert_eq!(print::to_json(&r), r.to_string());
+        assert_eq!(
+            detect_text(&a.to_string()),
+            None,
+            "escapes take the Value path"
+        );
+        let plain = json!({"currency": "INR", "transactions": [tx(2, "2024-01-01", "X", "c", -1)]});
+        let fast = detect_text(&plain.to_string()).expect("the pipeline's shape");
+        assert_eq!(print::to_json(&fast), detect(&plain).unwrap().to_string());
+    }
+
+    #[test]
+    fn method_texts_state_the_constants() {
+        assert_eq!(
+            METHOD_CATEGORY_OUTLIER,
+            format!(
+                "modified z = 0.6745·(x − median)/MAD per category of debits, |z| > {Z_THRESHOLD}, at least {MIN_IN_CATEGORY} debits; MAD = 0 falls back to 1.2533·mean absolute deviation"
+            )
+        );
+        assert_eq!(
+            METHOD_DUPLICATE_CHARGE,
+            format!(
+                "same merchant and amount within {DUPLICATE_DAYS} days; the later charge is reported"
+            )
+        );
+        assert_eq!(
+            METHOD_NEW_LARGE_PAYEE,
+            format!(
+                "a merchant first seen more than {BASELINE_DAYS} days after the statement starts whose first debit is above the nearest-rank 90th percentile of all debits (needs {MIN_FOR_PERCENTILE} debits)"
+            )
+        );
     }
 
     #[test]

@@ -13,8 +13,10 @@
 
 use djinn_sdk::json::{Object, Skip};
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+mod tail;
 
 /// Two-sided 95% Student t quantiles for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
@@ -172,20 +174,26 @@ pub fn forecast_payload(analysis: &Value) -> Result<Value, String> {
     )
 }
 
-/// The `forecast.result` payload for a monthly history and the analysis currency.
-fn payload_for(history: &[(String, i64)], currency: Value) -> Result<Value, String> {
-    let f = forecast(history, 3)?;
+/// The assumptions the forecast from `months` of history rests on.
+fn assumptions(months: usize) -> Vec<&'static str> {
     let mut assumptions = vec![
         "future months behave like the observed ones: same income sources, recurring bills and habits",
         "each calendar month in the statement is complete; a partial first or last month biases the fit",
         "one-off items (large purchases, bonuses) are not removed and widen the interval",
     ];
-    if history.len() >= 3 {
+    if months >= 3 {
         assumptions.push("residuals are independent and roughly normal with constant variance");
     }
-    if history.len() < 6 {
+    if months < 6 {
         assumptions.push("fewer than 6 months of history: treat the forecast as indicative only");
     }
+    assumptions
+}
+
+/// The `forecast.result` payload for a monthly history and the analysis currency.
+fn payload_for(history: &[(String, i64)], currency: Value) -> Result<Value, String> {
+    let f = forecast(history, 3)?;
+    let assumptions = assumptions(history.len());
     Ok(json!({
         "method": f.method,
         "confidence": if history.len() >= 2 { json!(0.95) } else { Value::Null },
@@ -199,19 +207,95 @@ fn payload_for(history: &[(String, i64)], currency: Value) -> Result<Value, Stri
     }))
 }
 
+/// The text of [`payload_for`], printed straight from borrowed structs: the
+/// same bytes as `payload_for(history, currency)?.to_string()` (serde_json's own
+/// number printing, keys in the sorted order a `Value` object prints them in).
+/// Why: building the `Value` tree and printing it again cost more than the
+/// forecast itself.
+fn payload_text_for(history: &[(String, i64)], currency: &Value) -> Result<String, String> {
+    let f = forecast(history, 3)?;
+    let out = PayloadOut {
+        assumptions: assumptions(history.len()),
+        confidence: (history.len() >= 2).then_some(0.95),
+        currency,
+        forecast: f
+            .points
+            .iter()
+            .map(|p| PointOut {
+                lower_cents: p.lower_cents,
+                month: &p.month,
+                net_cents: p.net_cents,
+                upper_cents: p.upper_cents,
+            })
+            .collect(),
+        history: history
+            .iter()
+            .map(|(month, net_cents)| MonthOut {
+                month,
+                net_cents: *net_cents,
+            })
+            .collect(),
+        history_months: history.len(),
+        method: f.method,
+        residual_sd_cents: f.residual_sd_cents,
+        trend_cents_per_month: f.trend_cents_per_month,
+    };
+    serde_json::to_string(&out).map_err(|e| e.to_string())
+}
+
+/// [`payload_for`]'s object. The fields are declared in sorted order because a
+/// `Value` object (a `BTreeMap`) prints its keys sorted and a derived
+/// `Serialize` prints them in declaration order.
+#[derive(Serialize)]
+struct PayloadOut<'a> {
+    assumptions: Vec<&'static str>,
+    confidence: Option<f64>,
+    currency: &'a Value,
+    forecast: Vec<PointOut<'a>>,
+    history: Vec<MonthOut<'a>>,
+    history_months: usize,
+    method: &'static str,
+    residual_sd_cents: Option<f64>,
+    trend_cents_per_month: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct PointOut<'a> {
+    lower_cents: Option<i64>,
+    month: &'a str,
+    net_cents: i64,
+    upper_cents: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct MonthOut<'a> {
+    month: &'a str,
+    net_cents: i64,
+}
+
 /// The fast path: reads only `monthly` (month and net) and `currency` from the
 /// pipeline's `analysis.result`, checking and skipping the rest (the transaction
-/// list) without building values for it. Any payload it cannot read that way gives `None` and
-/// goes to [`forecast_payload`], which defines the behaviour and the errors; for
-/// payloads both read, the result is the same (tests below).
-pub fn forecast_text(payload: &str) -> Option<Value> {
-    let Object(analysis) = serde_json::from_str::<Object<AnalysisIn>>(payload).ok()?;
+/// list) without building values for it, and prints the payload. Any payload it
+/// cannot read that way gives `None` and goes to [`forecast_payload`], which
+/// defines the behaviour and the errors; for payloads both read, the text is the
+/// same (tests below).
+pub fn forecast_text(payload: &str) -> Option<String> {
+    // The transaction list is checked by bytes and cut off (see `tail`); a text
+    // it cannot be cut from is read whole, as before.
+    let head = tail::split(payload).map(|(head, _)| {
+        let mut object = String::with_capacity(head.len() + 1);
+        object.push_str(head);
+        object.push('}');
+        object
+    });
+    let text = head.as_deref().unwrap_or(payload);
+    let Object(analysis) = serde_json::from_str::<Object<AnalysisIn>>(text).ok()?;
     let history: Vec<(String, i64)> = analysis
         .monthly
         .into_iter()
         .map(|Object(m)| (m.month.to_owned(), m.net_cents))
         .collect();
-    payload_for(&history, analysis.currency.unwrap_or(Value::Null)).ok()
+    payload_text_for(&history, &analysis.currency.unwrap_or(Value::Null)).ok()
 }
 
 /// The analyzer's fields; those the forecast does not read are checked and skipped.
@@ -282,9 +366,11 @@ impl Agent for Forecaster {
     fn handle(msg: Message) -> Result<Vec<Message>, PluginError> {
         let out = match forecast_text(&msg.payload) {
             Some(out) => out,
-            None => forecast_payload(&msg.json()?).map_err(PluginError::InvalidInput)?,
+            None => forecast_payload(&msg.json()?)
+                .map_err(PluginError::InvalidInput)?
+                .to_string(),
         };
-        let mut reply = msg.reply("forecast.result", out.to_string());
+        let mut reply = msg.reply("forecast.result", out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -432,6 +518,60 @@ mod tests {
             json!([{"monthly": []}]),
         ] {
             assert_eq!(forecast_text(&p.to_string()), None, "{p}");
+        }
+    }
+
+    /// Whether the transaction list is cut off by bytes or read whole by serde,
+    /// the payload is the `Value` path's, and a bad list is still refused.
+    #[test]
+    fn transaction_list_cut_or_read_whole_gives_the_same_payload() {
+        let a = analysis(&[("2024-07", 1), ("2024-08", -2), ("2024-09", 7)]);
+        let p = a.to_string();
+        assert!(tail::split(&p).is_some(), "the analyzer's shape is cut");
+        let want = forecast_payload(&a).unwrap().to_string();
+        let texts = [
+            p.clone(),
+            // Not cut (a float, an escape `tail` refuses, spaces): read whole.
+            p.replacen(r#""line":2,"#, r#""line":2.5,"#, 1),
+            p.replacen(r#""SWIGGY""#, r#""SW\u0049GGY""#, 1),
+            p.replacen(r#","transactions":"#, r#", "transactions": "#, 1),
+            // The list first: nothing to cut at.
+            p.replacen("{", r#"{"transactions":[],"#, 1).replacen(
+                r#","transactions":[{"#,
+                r#","transaction_list":[{"#,
+                1,
+            ),
+        ];
+        for text in &texts {
+            if text.contains("transaction_list") {
+                assert_eq!(forecast_text(text), None, "an unknown field");
+                continue;
+            }
+            assert_eq!(
+                forecast_text(text).as_deref(),
+                Some(want.as_str()),
+                "{text}"
+            );
+        }
+        // A list the `Value` path rejects is rejected whether cut or not.
+        for bad in [
+            r#""merchant":1e400"#,
+            r#""merchant":"\ud800""#,
+            "\"merchant\":\"\u{1}\"",
+        ] {
+            let text = p.replacen(r#""merchant":"SWIGGY""#, bad, 1);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{bad}");
+            assert_eq!(forecast_text(&text), None, "{bad}");
+        }
+        // The payload's own printer matches the `Value` path for every method.
+        for n in [1, 2, 3, 6] {
+            let hist = h(&(0..n).map(|i| i * 37 - 50).collect::<Vec<_>>());
+            for currency in [json!("₹\"\n"), Value::Null, json!({"c": [1.5]})] {
+                assert_eq!(
+                    payload_text_for(&hist, &currency).unwrap(),
+                    payload_for(&hist, currency).unwrap().to_string()
+                );
+            }
         }
     }
 }

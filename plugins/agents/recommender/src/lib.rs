@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use djinn_sdk::json::{Object, Skip};
 use djinn_sdk::{Agent, AgentInfo, AgentInfoExt, Message, MessageExt, PluginError, RiskLevel, llm};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Categories treated as discretionary (safe to trim).
@@ -280,55 +280,146 @@ pub fn numbered_lines(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// The payload. `llm` is the LLM's reply, or why there is none.
-pub fn payload(recs: &[Rec], llm: Result<String, String>) -> Value {
-    let n = recs.len();
-    let (per_item, source, phrasing, summary, note) = match llm {
+/// How the LLM's reply (or why there is none) is used in the payload.
+struct Phrasing<'a> {
+    /// The reply's numbered lines, one per recommendation in order.
+    per_item: Option<Vec<(usize, String)>>,
+    source: &'static str,
+    phrasing: &'static str,
+    summary: Option<&'a str>,
+    note: Option<String>,
+}
+
+fn phrasing(n: usize, llm: &Result<String, String>) -> Phrasing<'_> {
+    match llm {
         Ok(text) => {
-            let lines = numbered_lines(&text);
+            let lines = numbered_lines(text);
             let in_order =
                 lines.len() == n && lines.iter().enumerate().all(|(i, (k, _))| *k == i + 1);
             if n > 0 && in_order {
-                (Some(lines), "llm", "per_item", None, None)
+                Phrasing {
+                    per_item: Some(lines),
+                    source: "llm",
+                    phrasing: "per_item",
+                    summary: None,
+                    note: None,
+                }
             } else if text.trim().is_empty() {
-                (
-                    None,
-                    "rules",
-                    "none",
-                    None,
-                    Some("the LLM returned no text; rule text kept".to_owned()),
-                )
+                Phrasing {
+                    per_item: None,
+                    source: "rules",
+                    phrasing: "none",
+                    summary: None,
+                    note: Some("the LLM returned no text; rule text kept".to_owned()),
+                }
             } else {
-                (None, "llm", "summary", Some(text.trim().to_owned()), Some("the LLM reply did not match the items one to one; rule rationales kept and the reply given as a summary".to_owned()))
+                Phrasing {
+                    per_item: None,
+                    source: "llm",
+                    phrasing: "summary",
+                    summary: Some(text.trim()),
+                    note: Some("the LLM reply did not match the items one to one; rule rationales kept and the reply given as a summary".to_owned()),
+                }
             }
         }
-        Err(why) => (
-            None,
-            "rules",
-            "none",
-            None,
-            Some(format!("LLM unavailable ({why}); rule text kept")),
-        ),
-    };
+        Err(why) => Phrasing {
+            per_item: None,
+            source: "rules",
+            phrasing: "none",
+            summary: None,
+            note: Some(format!("LLM unavailable ({why}); rule text kept")),
+        },
+    }
+}
+
+impl Phrasing<'_> {
+    /// The rationale shown for recommendation `i`: the LLM's line or the rule's.
+    fn rationale<'r>(&'r self, i: usize, rec: &'r Rec) -> &'r str {
+        self.per_item
+            .as_ref()
+            .and_then(|lines| lines.get(i))
+            .map_or(rec.rationale.as_str(), |(_, text)| text.as_str())
+    }
+}
+
+/// The payload. `llm` is the LLM's reply, or why there is none.
+pub fn payload(recs: &[Rec], llm: Result<String, String>) -> Value {
+    let p = phrasing(recs.len(), &llm);
     let items: Vec<Value> = recs
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let rationale = per_item.as_ref().map(|l| l[i].1.clone()).unwrap_or_else(|| r.rationale.clone());
             json!({
-                "rule": r.rule, "action": r.action, "rationale": rationale, "rule_rationale": r.rationale,
+                "rule": r.rule, "action": r.action, "rationale": p.rationale(i, r), "rule_rationale": r.rationale,
                 "evidence": r.evidence, "estimated_monthly_saving_cents": r.estimated_monthly_saving_cents,
             })
         })
         .collect();
     json!({
         "recommendations": items,
-        "source": source,
-        "llm_phrasing": phrasing,
-        "llm_summary": summary,
-        "note": note,
+        "source": p.source,
+        "llm_phrasing": p.phrasing,
+        "llm_summary": p.summary,
+        "note": p.note,
         "total_estimated_monthly_saving_cents": recs.iter().map(|r| r.estimated_monthly_saving_cents).sum::<i64>(),
     })
+}
+
+/// The text of [`payload`], printed straight from borrowed structs: the same
+/// bytes as `payload(recs, llm).to_string()` (serde_json's own escaping and
+/// number printing, keys in the sorted order a `Value` object prints them in).
+/// Why: building the `Value` tree (a `BTreeMap` node and a `String` copy per
+/// field) and then printing it cost about 250k fuel on the sample.
+pub fn payload_text(recs: &[Rec], llm: Result<String, String>) -> String {
+    let p = phrasing(recs.len(), &llm);
+    let out = PayloadOut {
+        llm_phrasing: p.phrasing,
+        llm_summary: p.summary,
+        note: p.note.as_deref(),
+        recommendations: recs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ItemOut {
+                action: &r.action,
+                estimated_monthly_saving_cents: r.estimated_monthly_saving_cents,
+                evidence: &r.evidence,
+                rationale: p.rationale(i, r),
+                rule: r.rule,
+                rule_rationale: &r.rationale,
+            })
+            .collect(),
+        source: p.source,
+        total_estimated_monthly_saving_cents: recs
+            .iter()
+            .map(|r| r.estimated_monthly_saving_cents)
+            .sum::<i64>(),
+    };
+    // Serializing borrowed strs, integers and `Value`s into a `Vec` cannot fail.
+    serde_json::to_string(&out).unwrap_or_else(|_| payload(recs, llm).to_string())
+}
+
+/// [`payload`]'s object. The fields are declared in sorted order because a
+/// `Value` object (a `BTreeMap`) prints its keys sorted and a derived
+/// `Serialize` prints them in declaration order.
+#[derive(Serialize)]
+struct PayloadOut<'a> {
+    llm_phrasing: &'a str,
+    llm_summary: Option<&'a str>,
+    note: Option<&'a str>,
+    recommendations: Vec<ItemOut<'a>>,
+    source: &'a str,
+    total_estimated_monthly_saving_cents: i64,
+}
+
+/// One recommendation in [`PayloadOut`]; fields sorted as there.
+#[derive(Serialize)]
+struct ItemOut<'a> {
+    action: &'a str,
+    estimated_monthly_saving_cents: i64,
+    evidence: &'a Value,
+    rationale: &'a str,
+    rule: &'a str,
+    rule_rationale: &'a str,
 }
 
 /// The fast path: reads the rules' inputs from the pipeline's own
@@ -451,8 +542,8 @@ impl Agent for Recommender {
         if let Err(e) = &phrased {
             djinn_sdk::log::warn(&format!("recommender: falling back to rule text: {e}"));
         }
-        let out = payload(&recs, phrased);
-        let mut reply = msg.reply("recommendations.result", out.to_string());
+        let out = payload_text(&recs, phrased);
+        let mut reply = msg.reply("recommendations.result", out);
         reply.metadata.retain(|(k, _)| k != "djinn-gather");
         Ok(vec![reply])
     }
@@ -636,6 +727,50 @@ mod tests {
         );
         for text in cases {
             assert!(inputs_text(&text).is_none(), "{text}");
+        }
+    }
+
+    /// `payload_text` prints what `payload` builds, byte for byte, for every way
+    /// the LLM's reply is used and for strings serde_json must escape.
+    #[test]
+    fn payload_text_is_the_printed_payload() {
+        let mut odd = printed(4_000_000, 5_139_800);
+        for t in odd["transactions"].as_array_mut().unwrap() {
+            t["merchant"] = json!("NET\"FLIX\\ \u{1}\n\u{7f} é ✓ 😀");
+        }
+        odd["currency"] = json!("₹\t\"");
+        let mut all = vec![
+            rules(&printed(4_000_000, 5_139_800)).unwrap(),
+            rules(&printed(10_000_000, 9_000_000)).unwrap(),
+            rules(&printed(10_000_000, 5_000_000)).unwrap(),
+            rules(&odd).unwrap(),
+            Vec::new(),
+        ];
+        // A negative saving and a share that prints with many digits.
+        all.push(vec![Rec {
+            rule: "net_negative",
+            action: "a".into(),
+            rationale: "r".into(),
+            evidence: json!({"x": 1.0 / 3.0, "y": -0.0, "z": 1e300, "n": null, "l": [1, -2]}),
+            estimated_monthly_saving_cents: -5,
+        }]);
+        for recs in &all {
+            let n = recs.len();
+            let per_item: String = (1..=n)
+                .map(|i| format!("{i}. \"phrased\" {i} ✓\n"))
+                .collect();
+            for llm in [
+                Ok(per_item),
+                Ok("  [mock 1a2b] Rewrite…\n\u{2}\t ".to_owned()),
+                Ok(" \n ".to_owned()),
+                Ok(String::new()),
+                Err("Denied(\"model\")".to_owned()),
+            ] {
+                assert_eq!(
+                    payload_text(recs, llm.clone()),
+                    payload(recs, llm).to_string()
+                );
+            }
         }
     }
 }

@@ -562,30 +562,38 @@ mod tests {
         assert_eq!(full, [(9, 2), (3, 9), (4, 3), (8, 6), (10, 1)]);
     }
 
-    /// What the agent sends: the hand printer's text is `Value::to_string`'s,
-    /// on both paths, escapes and unicode included.
-    #[test]
-    fn reply_text_is_the_value_text() {
+    /// Debits on which every check fires once: nine steady buys from `grocer`
+    /// in `groceries` and then one far larger (an outlier), the same `subs`
+    /// charge from `subscription` two days running (a duplicate), and a large
+    /// first payment to a new payee.
+    fn every_check_fires(
+        grocer: &str,
+        groceries: &str,
+        subscription: &str,
+        subs: &str,
+    ) -> Vec<Value> {
         let mut txs = vec![tx(2, "2024-01-01", "RENT", "rent", -2_500_000)];
         for i in 0..9 {
             txs.push(tx(
                 3 + i,
                 &format!("2024-01-{:02}", 10 + i),
-                "B\"B \\ \n",
-                "groc\u{1}eries",
+                grocer,
+                groceries,
                 -(200_000 + i * 1_000),
             ));
         }
-        txs.push(tx(12, "2024-01-20", "NET🚀", "subs", -64_900));
-        txs.push(tx(13, "2024-01-21", "NET🚀", "subs", -64_900));
-        txs.push(tx(
-            14,
-            "2024-02-20",
-            "B\"B \\ \n",
-            "groc\u{1}eries",
-            -2_000_000,
-        ));
+        txs.push(tx(12, "2024-01-20", subscription, subs, -64_900));
+        txs.push(tx(13, "2024-01-21", subscription, subs, -64_900));
+        txs.push(tx(14, "2024-02-20", grocer, groceries, -2_000_000));
         txs.push(tx(15, "2024-02-21", "CROMA", "electronics", -5_000_000));
+        txs
+    }
+
+    /// What the agent sends: the hand printer's text is `Value::to_string`'s,
+    /// on both paths, escapes and unicode included.
+    #[test]
+    fn reply_text_is_the_value_text() {
+        let txs = every_check_fires("B\"B \\ \n", "groc\u{1}eries", "NET🚀", "subs");
         let a = json!({"currency": {"code": "I\"NR", "n": [1.5, null]}, "transactions": txs});
         let r = detect(&a).unwrap();
         for kind in ["category_outlier", "duplicate_charge", "new_large_payee"] {
@@ -743,20 +751,7 @@ mod tests {
     #[test]
     fn fast_path_gives_the_value_paths_payload() {
         // every check fires: an outlier, a duplicate and a new large payee
-        let mut txs = vec![tx(2, "2024-01-01", "RENT", "rent", -2_500_000)];
-        for i in 0..9 {
-            txs.push(tx(
-                3 + i,
-                &format!("2024-01-{:02}", 10 + i),
-                "BB",
-                "groceries",
-                -(200_000 + i * 1_000),
-            ));
-        }
-        txs.push(tx(12, "2024-01-20", "NETFLIX", "subscriptions", -64_900));
-        txs.push(tx(13, "2024-01-21", "NETFLIX", "subscriptions", -64_900));
-        txs.push(tx(14, "2024-02-20", "BB", "groceries", -2_000_000));
-        txs.push(tx(15, "2024-02-21", "CROMA", "electronics", -5_000_000));
+        let mut txs = every_check_fires("BB", "groceries", "NETFLIX", "subscriptions");
         txs.push(tx(16, "2024-02-22", "SALARY", "income", 8_500_000));
         txs.push(tx(17, "2024-02-23", "Café 🚀", "misc", -1));
         let mut a = json!({"currency": "INR", "transactions": txs, "monthly": [{"month": "2024-01"}], "question": "q"});

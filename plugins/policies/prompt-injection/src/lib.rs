@@ -1082,28 +1082,15 @@ mod tests {
     fn one_walk_finds_the_same_first_rule_as_one_walk_per_rule() {
         // Texts stitched from rule words, fillers and separators, so that many
         // contain a rule (often several) and many almost do.
-        let mut words: Vec<&str> = RULES
-            .iter()
-            .flat_map(|r| r.slots.iter())
-            .flat_map(|s| match s {
-                Slot::Any(w) => w.to_vec(),
-                Slot::Gap(_) => vec![],
-            })
-            .collect();
+        let mut words = rule_words();
         words.extend([
             "the", "my", "money", "x", "2024", " ", "-", "\n", "ig nore", "DAN",
         ]);
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut matched = 0;
         for _ in 0..20_000 {
-            let len = 1 + next(12);
-            let text: Vec<&str> = (0..len).map(|_| words[next(words.len())]).collect();
+            let len = 1 + rng.below(12);
+            let text: Vec<&str> = (0..len).map(|_| rng.pick(&words)).collect();
             let text = text.join(" ");
             let n = Norm::new(&text);
             let starts: Vec<usize> = (0..n.letters.len()).filter(|&p| n.bound[p]).collect();
@@ -1113,6 +1100,18 @@ mod tests {
             matched += usize::from(per_rule.is_some());
         }
         assert!(matched > 2_000, "only {matched} texts matched a rule");
+    }
+
+    /// Every word in every rule's slots, in rule order.
+    fn rule_words() -> Vec<&'static str> {
+        RULES
+            .iter()
+            .flat_map(|r| r.slots.iter())
+            .flat_map(|s| match s {
+                Slot::Any(w) => w.to_vec(),
+                Slot::Gap(_) => vec![],
+            })
+            .collect()
     }
 
     /// A xorshift generator: the same texts on every run.
@@ -1181,14 +1180,7 @@ mod tests {
     /// separators, the evasion cases above, and statements with a phrase at
     /// some offset: many hold a rule, many almost do, many hold nothing.
     fn generated_texts(count: usize, seed: u64) -> Vec<String> {
-        let mut words: Vec<&str> = RULES
-            .iter()
-            .flat_map(|r| r.slots.iter())
-            .flat_map(|s| match s {
-                Slot::Any(w) => w.to_vec(),
-                Slot::Gap(_) => vec![],
-            })
-            .collect();
+        let mut words = rule_words();
         words.extend([
             "the",
             "my",
